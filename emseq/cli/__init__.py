@@ -1,0 +1,115 @@
+"""The ``emseq`` command line: ``emseq <command> [options]``.
+
+Each command is a module of this package (``emseq/cli/<command>.py``) that defines
+``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``; commands are found by
+listing the package, so adding a command touches only its own module. Options every command
+shares (``-o/--output``, ``-p/--threads``, ``-q/--quiet``, ``-v/--verbose``, ``--debug``) are
+added here.
+
+Errors: an :class:`emseq.errors.EmseqError` is printed as one line on stderr
+(``emseq <command>: error: ...``) with exit code 2 for usage errors and 1 for bad input; any
+other exception is reported the same way with exit code 1, and its traceback only with
+``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from types import ModuleType
+from typing import Sequence
+
+from .. import __version__
+from .._progress import set_quiet
+from ..errors import EmseqError
+
+__all__ = ["main", "build_parser"]
+
+
+def _command_modules() -> dict[str, ModuleType]:
+    modules = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        modules[info.name] = module
+    return modules
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("common options")
+    group.add_argument("-o", "--output", metavar="DIR", required=True,
+                       help="output directory (created; files written atomically)")
+    group.add_argument("-p", "--threads", type=int, default=None, metavar="N",
+                       help="threads to use (default: all available cores)")
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="only warnings and errors on stderr, no progress bar")
+    group.add_argument("-v", "--verbose", action="store_true", help="debug-level log messages")
+    group.add_argument("--debug", action="store_true",
+                       help="show the full traceback on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``emseq`` with one sub-parser per command module."""
+    parser = argparse.ArgumentParser(
+        prog="emseq",
+        description="Cython-accelerated EM engines for bioinformatics.",
+    )
+    parser.add_argument("--version", action="version", version=f"emseq {__version__}")
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    for name, module in _command_modules().items():
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP,
+                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        module.add_arguments(sub)
+        _add_common_arguments(sub)
+        sub.set_defaults(_run=module.run, _prog=f"emseq {name}")
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("emseq")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    set_quiet(args.quiet)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``emseq`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    _configure_logging(args)
+    import warnings
+
+    warnings.simplefilter("default")
+    logging.captureWarnings(True)
+    try:
+        return int(args._run(args) or 0)
+    except EmseqError as exc:
+        if args.debug:
+            raise
+        print(f"{args._prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{args._prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an emseq bug or an environment problem: still one line
+        if args.debug:
+            raise
+        print(f"{args._prog}: error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
