@@ -1,0 +1,64 @@
+"""Sample sheets: every malformed sheet is refused before anything runs."""
+
+import subprocess
+import sys
+
+import pytest
+
+from emseq.batch import read_sample_sheet
+from emseq.errors import InputError
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    for name in ("a.bam", "b.bam"):
+        (tmp_path / name).write_bytes(b"not really a bam")
+    return tmp_path
+
+
+def sheet(tmp_path, text, name="sheet.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_and_tsv_sheets_resolve_relative_paths(inputs):
+    csv = read_sample_sheet(sheet(inputs, "sample,bam,libtype\nS1,a.bam,ISR\nS2,b.bam,\n"))
+    tsv = read_sample_sheet(sheet(inputs, "sample\tbam\nS1\ta.bam\nS2\tb.bam\n", "s.tsv"))
+    assert csv["sample"].tolist() == tsv["sample"].tolist() == ["S1", "S2"]
+    assert csv["bam"].tolist() == tsv["bam"].tolist() == [str(inputs / "a.bam"),
+                                                          str(inputs / "b.bam")]
+    assert csv["libtype"].tolist() == ["ISR", ""]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty sample sheet"),
+    ("sample,bam\n", "header but no samples"),
+    ("sample,fastq\nS1,a.bam\n", r"missing column\(s\) \['bam'\]"),
+    ("sample,bam,condition\nS1,a.bam,x\n", r"unknown column\(s\) \['condition'\]"),
+    ("sample,bam\nS1,a.bam\nS1,b.bam\n", r"duplicate sample name\(s\) \['S1'\]"),
+    ("sample,bam\nS1,a.bam\nS2,missing.bam\n", ":3: bam file 'missing.bam' does not exist"),
+    ("sample,bam\n../x,a.bam\n", "cannot be a directory name"),
+])
+def test_bad_sheets(inputs, text, message):
+    with pytest.raises(InputError, match=message):
+        read_sample_sheet(sheet(inputs, text))
+
+
+def test_motif_engine_columns(inputs):
+    (inputs / "p.fa").write_text(">s\nACGT\n")
+    table = read_sample_sheet(sheet(inputs, "sample,fasta\nP1,p.fa\n"), engine="motif")
+    assert table["fasta"].tolist() == [str(inputs / "p.fa")]
+    with pytest.raises(InputError, match="missing column"):
+        read_sample_sheet(sheet(inputs, "sample,bam\nS1,a.bam\n"), engine="motif")
+
+
+def test_cli_refuses_bad_sheet_before_running(inputs):
+    path = sheet(inputs, "sample,bam\nS1,a.bam\nS1,b.bam\n")
+    out = inputs / "out"
+    done = subprocess.run([sys.executable, "-m", "emseq", "batch", str(path), "-o", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"emseq batch: error: {path}: duplicate sample name(s) ['S1']"]
+    assert not out.exists()
