@@ -21,11 +21,13 @@ import logging
 import os
 import resource
 import shutil
+import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -183,6 +185,62 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
             "iterations": int(len(result.convergence))}
 
 
+class _PeakMemory:
+    """Peak resident memory of this process while one sample runs.
+
+    A worker process runs many samples, so its lifetime maximum (``ru_maxrss``) says little
+    about one of them: a daemon thread samples the resident set size every 20 ms instead
+    (from ``/proc/self/statm``; ``ru_maxrss`` where that does not exist).
+    """
+
+    _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.peak_bytes = self._rss()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        try:
+            with open("/proc/self/statm", "rb") as handle:
+                return int(handle.read().split()[1]) * self._PAGE
+        except OSError:  # pragma: no cover - not Linux
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def _sample(self, interval: float) -> None:
+        while not self._done.wait(interval):
+            self.peak_bytes = max(self.peak_bytes, self._rss())
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self._rss())
+
+
+def _staging_prefix(sample: str) -> str:
+    return f".{sample}.tmp-"
+
+
+def _replace_directory(stage: Path, final: Path) -> None:
+    """Move ``stage`` to ``final``; a previous ``final`` is renamed aside first, then removed."""
+    if final.exists():
+        aside = final.with_name(f"{_staging_prefix(final.name)}old-{uuid.uuid4().hex[:8]}")
+        os.rename(final, aside)
+        os.rename(stage, final)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.rename(stage, final)
+
+
+def _remove_stale_staging(output: Path, samples: list[str]) -> None:
+    """Remove staging directories left by workers that died in the middle of a sample."""
+    for sample in samples:
+        for stale in output.glob(glob_escape(_staging_prefix(sample)) + "*"):
+            logger.debug("removing %s left by an interrupted task", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], output: str,
                threads: int = 1) -> dict[str, Any]:
     """Run one sample into ``output/<sample>/``; the body of each Dask task.
@@ -194,22 +252,22 @@ def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], 
     """
     sample = row["sample"]
     final = Path(output) / sample
-    stage = Path(output) / f".{sample}.tmp-{uuid.uuid4().hex[:8]}"
+    stage = Path(output) / f"{_staging_prefix(sample)}{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
     record: dict[str, Any] = {"sample": sample, "status": "ok", "fragments": None,
                               "mapping_rate": None, "iterations": None, "error": ""}
+    memory = _PeakMemory()
     try:
         stage.mkdir(parents=True)
         record.update(_run_engine(engine, row, options, threads, stage))
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(stage, final)
+        _replace_directory(stage, final)
     except EmseqError as exc:
         record.update(status="failed", error=str(exc).splitlines()[0])
     finally:
+        memory.stop()
         shutil.rmtree(stage, ignore_errors=True)
     record["seconds"] = round(time.perf_counter() - started, 3)
-    record["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    record["peak_memory_mb"] = round(memory.peak_bytes / 2**20, 1)
     if record["status"] == "ok":
         manifest = _manifest(engine, row, options)
         manifest.update(emseq_version=__version__, stats=record)
@@ -344,6 +402,7 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
                                        "error": f"{type(exc).__name__}: {line}"}
                 bar.update(1)
             bar.close()
+    _remove_stale_staging(output, [row["sample"] for row in todo])
     report = pd.DataFrame([records[row["sample"]] for row in rows]).reindex(columns=REPORT_COLUMNS)
     report["error"] = report["error"].fillna("")
     result = BatchResult(report=report, tables=merge_outputs(output, report, engine, options))

@@ -1,0 +1,170 @@
+"""Batch runs on a real LocalCluster of worker processes: failures, killed workers, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emseq.batch import MANIFEST_NAME, run
+from emseq.cli import main as emseq_main
+from emseq.quant import quantify
+
+from .conftest import DEMO_BAM, DEMO_TRANSCRIPTS
+
+
+def write_sheet(path: Path, rows: list[tuple[str, Path]]) -> Path:
+    path.write_text("sample,bam\n" + "".join(f"{name},{bam}\n" for name, bam in rows))
+    return path
+
+
+def expected_counts(bams: dict[str, Path]) -> pd.DataFrame:
+    """What running the engine sample by sample, in this process, gives."""
+    columns = {}
+    for name, bam in bams.items():
+        abundances = quantify(str(bam), str(DEMO_TRANSCRIPTS), n_threads=1).abundances
+        columns[name] = abundances.set_index("Name")["NumReads"]
+    return pd.DataFrame(columns)
+
+
+def merged(output: Path, name: str = "transcript_counts.tsv") -> pd.DataFrame:
+    return pd.read_csv(output / name, sep="\t", index_col=0)
+
+
+def assert_no_staging_left(output: Path) -> None:
+    leftovers = sorted(p.name for p in output.iterdir() if p.name.startswith("."))
+    assert leftovers == []
+
+
+def test_merged_matrices_equal_sample_by_sample_runs(client, sample_bams, tmp_path):
+    bams = {"S1": sample_bams[0], "S2": sample_bams[1]}
+    sheet = write_sheet(tmp_path / "sheet.csv", list(bams.items()))
+    output = tmp_path / "out"
+    result = run(sheet, output, options={"transcripts": str(DEMO_TRANSCRIPTS)}, client=client)
+    assert result.failed == []
+    counts = merged(output)
+    assert list(counts.columns) == ["S1", "S2"]
+    expected = expected_counts(bams)
+    pd.testing.assert_index_equal(counts.index, expected.index, check_names=False)
+    np.testing.assert_allclose(counts.to_numpy(), expected.to_numpy(), rtol=1e-9, atol=1e-9)
+    tpm = merged(output, "transcript_tpm.tsv")
+    np.testing.assert_allclose(tpm.sum().to_numpy(), 1e6, rtol=1e-6)
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert report["status"].tolist() == ["ok", "ok"]
+    assert (report["fragments"] > 0).all() and (report["mapping_rate"] > 0).all()
+    trace = pd.read_csv(output / "convergence.tsv", sep="\t")
+    assert set(trace["sample"]) == {"S1", "S2"}
+    for sample in ("S1", "S2"):
+        assert (output / sample / "quant.sf").is_file()
+        assert (output / sample / MANIFEST_NAME).is_file()
+    assert_no_staging_left(output)
+
+
+def test_one_corrupt_sample_does_not_stop_the_others(sample_bams, tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.bam"
+    data = sample_bams[2].read_bytes()
+    corrupt.write_bytes(data[: len(data) // 2])  # cut mid-file: no BGZF EOF block
+    sheet = write_sheet(tmp_path / "sheet.csv", [("good", sample_bams[0]), ("bad", corrupt)])
+    output = tmp_path / "out"
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                       "--workers", "2", "-p", "1", "-q"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "1 of 2 samples failed: bad" in err
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t", keep_default_na=False)
+    status = dict(zip(report["sample"], report["status"]))
+    assert status == {"good": "ok", "bad": "failed"}
+    error = report.set_index("sample").loc["bad", "error"]
+    assert "corrupt.bam" in error and "\n" not in error
+    assert (output / "good" / "quant.sf").is_file()
+    assert not (output / "bad").exists()
+    assert list(merged(output).columns) == ["good"]
+    assert_no_staging_left(output)
+
+
+def test_killed_worker_sample_is_retried_and_written_once(client, sample_bams, tmp_path):
+    bams = {"big": DEMO_BAM, "S1": sample_bams[0], "S2": sample_bams[1]}
+    sheet = write_sheet(tmp_path / "sheet.csv", list(bams.items()))
+    output = tmp_path / "out"
+    pids = client.run(os.getpid)
+    killed: list[str] = []
+
+    def kill_the_worker_running_big() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if output.is_dir() and any(output.glob(".big.tmp-*")):
+                for address, keys in client.processing().items():
+                    if "emseq-big" in keys and address in pids:
+                        os.kill(pids[address], signal.SIGKILL)
+                        killed.append(address)
+                        return
+            time.sleep(0.002)
+
+    killer = threading.Thread(target=kill_the_worker_running_big)
+    killer.start()
+    result = run(sheet, output, options={"transcripts": str(DEMO_TRANSCRIPTS)}, client=client,
+                 retries=2)
+    killer.join()
+    assert killed, "the sample finished before its worker could be killed"
+    assert result.failed == []
+    assert_no_staging_left(output)
+    expected = expected_counts(bams)
+    np.testing.assert_allclose(merged(output)[list(bams)].to_numpy(), expected.to_numpy(),
+                               rtol=1e-9, atol=1e-9)
+    for sample in bams:
+        assert (output / sample / MANIFEST_NAME).is_file()
+
+
+def test_resume_skips_complete_samples_and_redoes_changed_ones(client, sample_bams, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for i in (0, 1):
+        shutil.copy(sample_bams[i], inputs / f"S{i + 1}.bam")
+    sheet = write_sheet(tmp_path / "sheet.csv",
+                        [("S1", inputs / "S1.bam"), ("S2", inputs / "S2.bam")])
+    output = tmp_path / "out"
+    options = {"transcripts": str(DEMO_TRANSCRIPTS)}
+    run(sheet, output, options=options, client=client)
+    stamps = {s: (output / s / "quant.sf").stat().st_mtime_ns for s in ("S1", "S2")}
+
+    again = run(sheet, output, options=options, client=client)
+    assert again.failed == []
+    assert {s: (output / s / "quant.sf").stat().st_mtime_ns for s in stamps} == stamps
+
+    # S1 left incomplete (no manifest), S2's input replaced by another sample's reads
+    (output / "S1" / MANIFEST_NAME).unlink()
+    shutil.copy(sample_bams[3], inputs / "S2.bam")
+    third = run(sheet, output, options=options, client=client)
+    assert third.failed == []
+    for sample in ("S1", "S2"):
+        assert (output / sample / "quant.sf").stat().st_mtime_ns != stamps[sample]
+    expected = expected_counts({"S1": inputs / "S1.bam", "S2": sample_bams[3]})
+    np.testing.assert_allclose(merged(output).to_numpy(), expected.to_numpy(), rtol=1e-9,
+                               atol=1e-9)
+
+    # changed options redo every sample
+    stamps = {s: (output / s / "quant.sf").stat().st_mtime_ns for s in ("S1", "S2")}
+    fourth = run(sheet, output, options={**options, "vb": False}, client=client)
+    assert fourth.failed == []
+    for sample in ("S1", "S2"):
+        assert (output / sample / "quant.sf").stat().st_mtime_ns != stamps[sample]
+        manifest = json.loads((output / sample / MANIFEST_NAME).read_text())
+        assert manifest["options"]["vb"] is False
+
+
+def test_sheet_errors_stop_before_anything_runs(tmp_path, capsys):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"sample,bam\nS1,{DEMO_BAM}\nS1,{DEMO_BAM}\n")
+    output = tmp_path / "out"
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output)])
+    assert code == 1
+    assert "duplicate sample name(s) ['S1']" in capsys.readouterr().err
+    assert not output.exists()
