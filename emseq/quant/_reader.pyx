@@ -297,6 +297,8 @@ cdef class EqBuilder:
         r.tid = b.core.tid
         r.mtid = b.core.mtid
         r.pos = b.core.pos
+        if b.core.n_cigar == 0:
+            return RC_ZERO_SPAN
         r.end = bam_endpos(b)
         if r.end <= r.pos:
             return RC_ZERO_SPAN

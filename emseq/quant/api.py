@@ -309,6 +309,14 @@ def quantify(alignments: str | os.PathLike[str],
         raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
     collector = _LogCollector()
     package_logger = logging.getLogger("emseq")
+    # logs/emseq_quant.log gets INFO messages even when the console shows warnings only
+    saved_level = package_logger.level
+    effective = package_logger.getEffectiveLevel()
+    saved_handlers = [(h, h.level) for h in package_logger.handlers]
+    if effective > logging.INFO:
+        for handler, level in saved_handlers:
+            handler.setLevel(max(level, effective))
+        package_logger.setLevel(logging.INFO)
     package_logger.addHandler(collector)
     try:
         index = None
@@ -368,3 +376,6 @@ def quantify(alignments: str | os.PathLike[str],
             seconds=time.perf_counter() - started, log_lines=collector.lines)
     finally:
         package_logger.removeHandler(collector)
+        package_logger.setLevel(saved_level)
+        for handler, level in saved_handlers:
+            handler.setLevel(level)

@@ -282,8 +282,8 @@ def _check(rc: int, builder, path: str, sort_memory: int) -> None:
                          f"{builder.n_records} records; it was cut short while being written or "
                          "copied")
     if rc == codes["zero_span"]:
-        raise InputError(f"{path}: read {builder.problem_read} is aligned with a zero-length "
-                         "sequence (no CIGAR operation consuming the reference)")
+        raise InputError(f"{path}: read {builder.problem_read} is aligned with no aligned bases "
+                         "(empty CIGAR or zero-length sequence); is the file damaged?")
     if rc == codes["name_too_long"]:
         raise InputError(f"{path}: a read name is longer than 1022 characters")
     if rc == codes["memory"]:
