@@ -1,0 +1,96 @@
+"""``emseq quant``: transcript abundances from a BAM aligned to the transcriptome."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import InputError, UsageError
+
+HELP = "quantify transcript abundances from alignments to a transcriptome (Salmon-style output)"
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-a", "--alignments", required=True, metavar="BAM",
+                        help="BAM/SAM/CRAM aligned to the transcripts (aligner order, collated or "
+                             "coordinate-sorted)")
+    parser.add_argument("-t", "--transcripts", metavar="FASTA",
+                        help="transcript FASTA (plain or gzipped); names and lengths must match "
+                             "the BAM header (default: lengths from the BAM header)")
+    parser.add_argument("-l", "--libType", "--lib-type", dest="lib_type", default="A",
+                        choices=["A", "IU", "ISF", "ISR", "U", "SF", "SR"],
+                        help="library type; A detects it from the first fragments")
+    method = parser.add_mutually_exclusive_group()
+    method.add_argument("--vb", dest="vb", action="store_true", default=True,
+                        help="variational Bayes EM (default, as Salmon)")
+    method.add_argument("--em", "--useEM", dest="vb", action="store_false",
+                        help="maximum-likelihood EM instead of VBEM")
+    parser.add_argument("--no-squarem", dest="squarem", action="store_false",
+                        help="plain EM iterations (SQUAREM acceleration is on by default)")
+    parser.add_argument("--num-bootstraps", "--numBootstraps", type=int, default=0, metavar="N",
+                        help="bootstrap replicates (Salmon layout in aux_info/bootstrap)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstraps")
+    parser.add_argument("--tx2gene", metavar="MAP",
+                        help="two-column transcript-to-gene map (TSV); writes quant.genes.sf")
+    parser.add_argument("--fld-mean", type=float, default=250.0,
+                        help="prior mean fragment length (the whole model for single-end reads)")
+    parser.add_argument("--fld-sd", type=float, default=25.0,
+                        help="prior standard deviation of the fragment length")
+    parser.add_argument("--score-exp", type=float, default=1.0,
+                        help="alignment-score term exp(-x * (best AS - AS)); 0 turns it off")
+    parser.add_argument("--incompat-prior", type=float, default=0.0,
+                        help="weight of alignments contradicting the library type (0: dropped)")
+    parser.add_argument("--discard-orphans", action="store_true",
+                        help="drop orphan mates (default: used when a fragment has no pair)")
+    parser.add_argument("--group-by-name", action="store_true", default=None,
+                        help="group records by read name in memory (automatic for "
+                             "coordinate-sorted input)")
+    parser.add_argument("--sort-memory", type=float, default=4.0, metavar="GiB",
+                        help="memory allowed for grouping a coordinate-sorted BAM by name")
+    parser.add_argument("--dump-eq", "--dumpEq", action="store_true",
+                        help="write aux_info/eq_classes.txt")
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="do not draw report.png")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the output directory if it exists")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..quant import quantify
+
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise InputError(f"output directory {output} exists; pass --force to replace it")
+    if args.num_bootstraps < 0:
+        raise UsageError(f"--num-bootstraps must be >= 0, got {args.num_bootstraps}")
+    if args.sort_memory <= 0:
+        raise UsageError("--sort-memory must be positive")
+    result = quantify(
+        args.alignments, args.transcripts, n_threads=args.threads, library_type=args.lib_type,
+        vb=args.vb, tx2gene=args.tx2gene, squarem=args.squarem,
+        num_bootstraps=args.num_bootstraps, seed=args.seed, fld_mean=args.fld_mean,
+        fld_sd=args.fld_sd, score_exp=args.score_exp, use_scores=args.score_exp > 0,
+        incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
+        group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
+        show_progress=None if not args.quiet else False)
+    command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    if output.exists():  # --force: the old result is replaced only once the new one is written
+        fresh = output.with_name(f".{output.name}.new-{os.getpid()}")
+        old = output.with_name(f".{output.name}.old-{os.getpid()}")
+        result.write(fresh, dump_eq=args.dump_eq, report=args.report, command=command)
+        os.rename(output, old)
+        os.rename(fresh, output)
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    else:
+        result.write(output, dump_eq=args.dump_eq, report=args.report, command=command)
+    logger.info("wrote %s (%d fragments, %.1f%% mapped, %d classes)", output,
+                result.num_processed, 100 * result.mapping_rate, result.eq_classes.n_classes)
+    return 0
+

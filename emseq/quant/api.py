@@ -1,0 +1,381 @@
+"""``quantify``: alignments + transcripts -> abundances, and the Salmon-compatible writer."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gzip
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from .._progress import progress as _progress_bar
+from .._threads import resolve_threads
+from ..errors import InputError, UsageError
+from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
+from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
+from .model import EMOptions, FragmentLengthModel, bootstrap, effective_lengths, estimate
+from .transcripts import TranscriptIndex, load_transcripts
+
+__all__ = ["QuantResult", "quantify", "read_tx2gene"]
+
+logger = logging.getLogger(__name__)
+
+#: The Salmon version written to ``salmon_version`` so tximport reads replicates (>= 0.8.0).
+SALMON_COMPAT_VERSION = "1.10.0"
+
+
+@dataclass
+class QuantResult:
+    """The result of :func:`quantify`.
+
+    Attributes
+    ----------
+    abundances : DataFrame
+        ``Name, Length, EffectiveLength, TPM, NumReads``, one row per transcript (FASTA order).
+    convergence : DataFrame
+        The EM's objective per iteration (``iteration, log_likelihood, delta,
+        relative_delta, seconds``); the evidence lower bound for VBEM.
+    fragment_length : FragmentLengthModel
+        The fragment length distribution (``.pmf``, ``.mean``, ``.sd``).
+    eq_classes : EqClasses
+        The rich equivalence classes the EM ran on.
+    library : dict
+        Library type used and fragments per orientation (``lib_format_counts.json``).
+    num_processed, num_mapped : int
+        Fragments read, and fragments assigned to a class.
+    mapping_rate : float
+        ``num_mapped / num_processed``.
+    bootstraps : ndarray of shape (n_bootstraps, n_transcripts) or None
+        Expected counts of each bootstrap replicate.
+    gene_abundances : DataFrame or None
+        Gene-level table (``quant.genes.sf``) when a transcript-to-gene map was given.
+    """
+
+    abundances: pd.DataFrame
+    convergence: pd.DataFrame
+    fragment_length: FragmentLengthModel
+    eq_classes: EqClasses
+    library: dict[str, Any]
+    num_processed: int
+    num_mapped: int
+    mapping_rate: float
+    options: dict[str, Any] = field(default_factory=dict)
+    bootstraps: np.ndarray | None = None
+    gene_abundances: pd.DataFrame | None = None
+    names: list[str] = field(default_factory=list)
+    start_time: str = ""
+    end_time: str = ""
+    seconds: float = 0.0
+    log_lines: list[str] = field(default_factory=list)
+
+    def write(self, directory: str | os.PathLike[str], *, dump_eq: bool = False,
+              report: bool = True, command: str | None = None) -> Path:
+        """Write the Salmon-compatible output directory, atomically, ``meta_info.json`` last.
+
+        Files: ``quant.sf``, ``cmd_info.json``, ``lib_format_counts.json``,
+        ``libParams/flenDist.txt``, ``convergence.tsv``, ``logs/emseq_quant.log``,
+        ``quant.genes.sf`` (with a gene map), ``aux_info/bootstrap/{names.tsv.gz,
+        bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``),
+        ``report.png`` (``report``), then ``aux_info/meta_info.json``.
+        """
+        directory = Path(directory)
+        with atomic_output_dir(directory) as stage:
+            (stage / "aux_info").mkdir()
+            (stage / "libParams").mkdir()
+            (stage / "logs").mkdir()
+            write_tsv(self.abundances, stage / "quant.sf", float_format="%.6g")
+            if self.gene_abundances is not None:
+                write_tsv(self.gene_abundances, stage / "quant.genes.sf", float_format="%.6g")
+            cmd = {"salmon_version": SALMON_COMPAT_VERSION, "emseq_version": __version__,
+                   "command": command or "emseq.quant.quantify",
+                   **{k: _jsonable(v) for k, v in self.options.items()}}
+            _write_json(stage / "cmd_info.json", cmd)
+            _write_json(stage / "lib_format_counts.json", self.library)
+            with atomic_write(stage / "libParams" / "flenDist.txt") as handle:
+                handle.write("\t".join(f"{p:.6g}" for p in self.fragment_length.pmf) + "\n")
+            write_tsv(self.convergence, stage / "convergence.tsv")
+            with atomic_write(stage / "logs" / "emseq_quant.log") as handle:
+                handle.write("\n".join(self.log_lines) + "\n")
+            n_boot = 0
+            if self.bootstraps is not None and len(self.bootstraps):
+                n_boot = int(self.bootstraps.shape[0])
+                boot = stage / "aux_info" / "bootstrap"
+                boot.mkdir()
+                with atomic_write(boot / "names.tsv.gz", "wb") as raw:
+                    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+                        gz.write(("\t".join(self.names) + "\n").encode())
+                with atomic_write(boot / "bootstraps.gz", "wb") as raw:
+                    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+                        gz.write(np.ascontiguousarray(self.bootstraps, dtype="<f8").tobytes())
+            if dump_eq:
+                self._write_eq(stage / "aux_info" / "eq_classes.txt")
+            if report:
+                try:
+                    from .report import write_report
+
+                    write_report(self, stage / "report.png")
+                except Exception as exc:  # a plot must never cost the user the numbers
+                    logger.warning("could not draw report.png: %s", exc)
+            pmf = self.fragment_length
+            meta = {
+                "salmon_version": SALMON_COMPAT_VERSION,
+                "emseq_version": __version__,
+                "samp_type": "bootstrap" if n_boot else "none",
+                "opt_type": "vb" if self.options.get("vb", True) else "em",
+                "quant_errors": [],
+                "num_libraries": 1,
+                "library_types": [self.library.get("expected_format", "A")],
+                "frag_dist_length": int(pmf.pmf.size),
+                "frag_length_mean": pmf.mean,
+                "frag_length_sd": pmf.sd,
+                "seq_bias_correct": False,
+                "gc_bias_correct": False,
+                "num_valid_targets": len(self.names),
+                "num_eq_classes": int(self.eq_classes.n_classes),
+                "num_bootstraps": n_boot,
+                "num_processed": int(self.num_processed),
+                "num_mapped": int(self.num_mapped),
+                "percent_mapped": 100.0 * float(self.mapping_rate),
+                "num_iterations": int(len(self.convergence)),
+                "call": "quant",
+                "start_time": self.start_time,
+                "end_time": self.end_time,
+                "seconds": self.seconds,
+                "stats": self.eq_classes.stats,
+            }
+            _write_json(stage / "aux_info" / "meta_info.json", meta)
+        return directory
+
+    def _write_eq(self, path: Path) -> None:
+        eq = self.eq_classes
+        with atomic_write(path) as handle:
+            handle.write(f"{len(self.names)}\n{eq.n_classes}\n")
+            handle.write("\n".join(self.names) + "\n")
+            for c in range(eq.n_classes):
+                lo, hi = eq.offsets[c], eq.offsets[c + 1]
+                tids = " ".join(str(t) for t in eq.tids[lo:hi])
+                weights = " ".join(f"{w:.6g}" for w in eq.weights[lo:hi])
+                handle.write(f"{hi - lo} {tids} {weights} {int(round(eq.counts[c]))}\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    with atomic_write(path) as handle:
+        json.dump(payload, handle, indent=2, default=_jsonable)
+        handle.write("\n")
+
+
+def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read a two-column transcript-to-gene map (TSV or CSV, optional header)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such transcript-to-gene map")
+    mapping: dict[str, str] = {}
+    sep = "," if path.suffix == ".csv" else "\t"
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            line = line.rstrip("\r\n")
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split(sep)
+            if len(fields) < 2:
+                raise InputError(f"{path}:{lineno}: expected two columns (transcript, gene)")
+            mapping[fields[0]] = fields[1]
+    if not mapping:
+        raise InputError(f"{path}: empty transcript-to-gene map")
+    return mapping
+
+
+def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataFrame:
+    """RSEM/Salmon-like ``quant.genes.sf``: NumReads and TPM summed per gene; Length and
+    EffectiveLength the TPM-weighted means of the gene's transcripts."""
+    frame = abundances.copy()
+    genes = frame["Name"].map(tx2gene)
+    unknown = frame.loc[genes.isna(), "Name"].tolist()
+    known = [n for n in frame["Name"] if n in tx2gene]
+    if not known:
+        raise InputError("the transcript-to-gene map names none of the transcripts "
+                         f"(first transcript: {frame['Name'].iloc[0]})")
+    if unknown:
+        logger.warning("%d transcripts are not in the gene map and count as their own gene "
+                       "(first: %s)", len(unknown), unknown[0])
+    frame["gene"] = genes.fillna(frame["Name"])
+    w = frame["TPM"].where(frame.groupby("gene")["TPM"].transform("sum") > 0, 1.0)
+    frame["_w"] = w
+    rows = []
+    for gene, part in frame.groupby("gene", sort=False):
+        weight = part["_w"].to_numpy()
+        weight = weight / weight.sum()
+        rows.append((gene, float((part["Length"] * weight).sum()),
+                     float((part["EffectiveLength"] * weight).sum()),
+                     float(part["TPM"].sum()), float(part["NumReads"].sum())))
+    return pd.DataFrame(rows, columns=["Name", "Length", "EffectiveLength", "TPM", "NumReads"])
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def quantify(alignments: str | os.PathLike[str],
+             transcripts: str | os.PathLike[str] | TranscriptIndex | None = None, *,
+             n_threads: int | None = None, library_type: str = "A", vb: bool = True,
+             tx2gene: str | os.PathLike[str] | Mapping[str, str] | None = None,
+             squarem: bool = True, num_bootstraps: int = 0, seed: int = 0,
+             fld_mean: float = 250.0, fld_sd: float = 25.0, max_fraglen: int = 1000,
+             score_exp: float = 1.0, use_scores: bool = True, incompat_prior: float = 0.0,
+             weight_bins: int = 4, discard_orphans: bool = False, vb_prior: float = 0.01,
+             max_iter: int = 10_000, min_iter: int = 50, rel_tol: float = 1e-2,
+             group_by_name: bool | None = None, sort_memory: int = DEFAULT_SORT_MEMORY,
+             burnin: int = 50_000, show_progress: bool | None = None) -> QuantResult:
+    """Estimate transcript abundances from alignments to a transcriptome.
+
+    Parameters
+    ----------
+    alignments : path-like
+        BAM/SAM/CRAM with every alignment of a fragment (bowtie2 ``-k``, STAR
+        ``--quantMode TranscriptomeSAM``, minimap2 ``-N``...). Aligner order, ``samtools
+        collate`` order and coordinate order all work (the last is grouped by name in memory).
+    transcripts : path-like, TranscriptIndex or None
+        Transcript FASTA (plain or gzipped) or a loaded index; None takes names and lengths
+        from the BAM header.
+    n_threads : int, optional
+        Threads for BGZF decompression, the EM kernel and bootstraps (None: all cores).
+    library_type : {"A", "IU", "ISF", "ISR", "U", "SF", "SR"}, default="A"
+        ``"A"`` detects the orientation from the first ``burnin`` fragments.
+    vb : bool, default=True
+        Variational Bayes EM (Salmon's default) with a Dirichlet prior of ``vb_prior`` per
+        nucleotide; False runs the maximum-likelihood EM.
+    tx2gene : path-like or mapping, optional
+        Transcript-to-gene map; gives :attr:`QuantResult.gene_abundances`.
+    squarem : bool, default=True
+        SQUAREM acceleration (safeguarded: the objective never decreases).
+    num_bootstraps : int, default=0
+        Bootstrap replicates (class counts resampled, EM re-run).
+    fld_mean, fld_sd : float
+        Normal prior of the fragment length distribution (the whole model for single-end).
+    score_exp : float, default=1.0
+        Alignment-quality term ``exp(-score_exp * (best AS - AS))`` within a fragment; used
+        when every alignment of the fragment has an ``AS`` tag and ``use_scores``.
+    incompat_prior : float, default=0.0
+        Weight of alignments whose orientation contradicts the library type (0: dropped).
+    discard_orphans : bool, default=False
+        Drop orphan mates. By default (as Salmon) orphans of a fragment with no concordant
+        pair are used as single-end alignments without a fragment length term; orphans of a
+        fragment that has a concordant pair are always ignored.
+
+    Returns
+    -------
+    QuantResult
+
+    Raises
+    ------
+    InputError
+        Unreadable, truncated or mismatching inputs (see :func:`emseq.quant.bam.read_alignments`).
+    UsageError
+        Options out of range.
+    """
+    started = time.perf_counter()
+    start_time = _dt.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Y")
+    threads = resolve_threads(n_threads)
+    if num_bootstraps < 0:
+        raise UsageError(f"num_bootstraps must be >= 0, got {num_bootstraps}")
+    if fld_mean <= 0 or fld_sd <= 0:
+        raise UsageError("fld_mean and fld_sd must be positive")
+    if max_fraglen < 10:
+        raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
+    collector = _LogCollector()
+    package_logger = logging.getLogger("emseq")
+    # logs/emseq_quant.log gets INFO messages even when the console shows warnings only
+    saved_level = package_logger.level
+    effective = package_logger.getEffectiveLevel()
+    saved_handlers = [(h, h.level) for h in package_logger.handlers]
+    if effective > logging.INFO:
+        for handler, level in saved_handlers:
+            handler.setLevel(max(level, effective))
+        package_logger.setLevel(logging.INFO)
+    package_logger.addHandler(collector)
+    try:
+        index = None
+        if isinstance(transcripts, TranscriptIndex):
+            index = transcripts
+        elif transcripts is not None:
+            index = load_transcripts(transcripts)
+        gene_map = None
+        if tx2gene is not None:
+            gene_map = dict(tx2gene) if isinstance(tx2gene, Mapping) else read_tx2gene(tx2gene)
+        bar = _progress_bar(total=None, desc="records", unit="rec", unit_scale=True,
+                            enabled=show_progress)
+        try:
+            index, classes = read_alignments(
+                alignments, index, n_threads=threads, library_type=library_type,
+                group_by_name=group_by_name, sort_memory=sort_memory, burnin=burnin,
+                max_fraglen=max_fraglen, fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
+                use_scores=use_scores, incompat_prior=incompat_prior, weight_bins=weight_bins,
+                discard_orphans=discard_orphans, progress=bar.update)
+        finally:
+            bar.close()
+        fld = FragmentLengthModel.from_histogram(classes.fld_histogram, fld_mean, fld_sd)
+        efflen = effective_lengths(index.lengths, fld)
+        options = EMOptions(vb=vb, vb_prior=vb_prior, squarem=squarem, rel_tol=rel_tol,
+                            min_iter=min_iter, max_iter=max_iter, n_threads=threads)
+        num_reads, monitor = estimate(classes, efflen, options)
+        logger.info("%s: %d iterations, objective %.6f", monitor.name, monitor.n_iter,
+                    monitor.history[-1] if monitor.history else float("nan"))
+        rate = num_reads / efflen
+        tpm = 1e6 * rate / rate.sum() if rate.sum() > 0 else np.zeros_like(rate)
+        abundances = pd.DataFrame({"Name": index.names, "Length": index.lengths,
+                                   "EffectiveLength": efflen, "TPM": tpm,
+                                   "NumReads": num_reads})
+        boots = None
+        if num_bootstraps:
+            boots = bootstrap(classes, efflen, options, num_bootstraps, start=num_reads,
+                              seed=seed, n_threads=threads)
+            logger.info("%d bootstrap replicates", num_bootstraps)
+        genes = gene_table(abundances, gene_map) if gene_map is not None else None
+        stats = classes.stats
+        processed = int(stats["num_processed"])
+        mapped = int(stats["num_mapped"])
+        params = {"alignments": os.fspath(alignments),
+                  "transcripts": index.source, "library_type": library_type, "vb": vb,
+                  "squarem": squarem, "num_bootstraps": num_bootstraps, "seed": seed,
+                  "fld_mean": fld_mean, "fld_sd": fld_sd, "score_exp": score_exp,
+                  "incompat_prior": incompat_prior, "weight_bins": weight_bins,
+                  "discard_orphans": discard_orphans, "vb_prior": vb_prior,
+                  "threads": threads}
+        return QuantResult(
+            abundances=abundances, convergence=monitor.to_frame(), fragment_length=fld,
+            eq_classes=classes, library=classes.library, num_processed=processed,
+            num_mapped=mapped, mapping_rate=mapped / processed if processed else 0.0,
+            options=params, bootstraps=boots, gene_abundances=genes, names=list(index.names),
+            start_time=start_time,
+            end_time=_dt.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Y"),
+            seconds=time.perf_counter() - started, log_lines=collector.lines)
+    finally:
+        package_logger.removeHandler(collector)
+        package_logger.setLevel(saved_level)
+        for handler, level in saved_handlers:
+            handler.setLevel(level)

@@ -1,0 +1,293 @@
+"""Read a BAM/SAM/CRAM into rich equivalence classes (the Python side of ``_reader.pyx``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import pysam  # noqa: F401  (must be imported before _reader: it provides libchtslib)
+
+from ..errors import InputError, UsageError
+from . import _reader
+from .transcripts import TranscriptIndex
+
+__all__ = ["EqClasses", "read_alignments", "LIBRARY_TYPES"]
+
+logger = logging.getLogger(__name__)
+
+LIBRARY_TYPES = ("A", "IU", "ISF", "ISR", "U", "SF", "SR")
+
+#: Memory allowed for grouping a coordinate-sorted BAM by read name in memory.
+DEFAULT_SORT_MEMORY = 4 << 30
+
+
+@dataclass
+class EqClasses:
+    """Rich equivalence classes and everything learnt while reading the alignments.
+
+    Attributes
+    ----------
+    offsets : ndarray of shape (n_classes + 1,)
+        Class ``c`` holds entries ``offsets[c]:offsets[c + 1]``.
+    tids : ndarray of shape (nnz,)
+        Transcript of each entry (index in transcript FASTA order).
+    weights : ndarray of shape (nnz,)
+        Mean normalised conditional weight of each entry over the class's fragments.
+    counts : ndarray of shape (n_classes,)
+        Fragments in each class.
+    fld_histogram : ndarray of shape (max_fraglen + 1,)
+        Uniquely aligned concordant pairs per fragment length.
+    library : dict
+        ``expected_format`` (the library type used) and fragments per observed orientation.
+    stats : dict
+        Record and fragment counters.
+    """
+
+    offsets: np.ndarray
+    tids: np.ndarray
+    weights: np.ndarray
+    counts: np.ndarray
+    fld_histogram: np.ndarray
+    library: dict[str, Any]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.counts.shape[0])
+
+    def to_frame(self, names: list[str]):
+        """One row per class: ``transcripts`` (names, comma-separated), ``weights``, ``count``."""
+        import pandas as pd
+
+        rows = []
+        for c in range(self.n_classes):
+            lo, hi = self.offsets[c], self.offsets[c + 1]
+            rows.append((",".join(names[t] for t in self.tids[lo:hi]),
+                         ",".join(f"{w:.6g}" for w in self.weights[lo:hi]), self.counts[c]))
+        return pd.DataFrame(rows, columns=["transcripts", "weights", "count"])
+
+
+def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFile:
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such alignment file")
+    with open(path, "rb") as probe:
+        magic = probe.read(4)
+    if not magic:
+        raise InputError(f"{path}: empty alignment file")
+    kwargs: dict[str, Any] = {}
+    if path.endswith(".cram") or magic == b"CRAM":
+        if reference is None:
+            raise InputError(f"{path}: a CRAM file needs its reference; pass the transcript "
+                             "FASTA with -t (with its .fai index)")
+        kwargs["reference_filename"] = reference
+    try:
+        save = pysam.set_verbosity(0)
+        try:
+            handle = pysam.AlignmentFile(path, "r", **kwargs)
+        finally:
+            pysam.set_verbosity(save)
+    except (ValueError, OSError) as exc:
+        text = str(exc)
+        if "truncated" in text or "EOF" in text:
+            raise InputError(f"{path}: the BAM file is truncated (no end-of-file block); it was "
+                             "cut short while being written or copied") from None
+        if "header" in text or "sequences" in text or "format" in text:
+            raise InputError(f"{path}: not a BAM/SAM/CRAM file with a header listing the "
+                             f"transcripts (@SQ lines): {text}") from None
+        raise InputError(f"{path}: cannot read alignments: {text}") from None
+    return handle
+
+
+def _tid_map(handle: pysam.AlignmentFile, path: str,
+             index: TranscriptIndex | None) -> tuple[TranscriptIndex, np.ndarray]:
+    names = list(handle.references)
+    lengths = np.asarray(handle.lengths, dtype=np.int64)
+    if not names:
+        raise InputError(f"{path}: the header lists no reference sequences (@SQ lines)")
+    if index is None:
+        return TranscriptIndex(names, lengths, None, source="BAM header"), \
+            np.arange(len(names), dtype=np.int32)
+    tid_map = np.fromiter((index.position(n) for n in names), dtype=np.int32, count=len(names))
+    missing = [n for n, t in zip(names, tid_map) if t < 0]
+    if missing:
+        raise InputError(
+            f"{path}: {len(missing)} of {len(names)} references in the BAM header are not "
+            f"transcripts of {index.source} (first: {', '.join(missing[:3])}); was the BAM "
+            "aligned to a genome or to another transcriptome?")
+    bad = [(n, int(l), int(index.lengths[t])) for n, l, t in zip(names, lengths, tid_map)
+           if index.lengths[t] != l]
+    if bad:
+        shown = ", ".join(f"{n} ({a} in the BAM, {b} in the FASTA)" for n, a, b in bad[:3])
+        raise InputError(f"{path}: {len(bad)} transcript lengths differ between the BAM header "
+                         f"and {index.source} (first: {shown}); was it aligned to another "
+                         "version of the transcriptome?")
+    if len(names) < len(index):
+        logger.warning("%d transcripts of %s are not in the BAM header; they get no reads",
+                       len(index) - len(names), index.source)
+    return index, tid_map
+
+
+def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None, *,
+                    n_threads: int = 1, library_type: str = "A", group_by_name: bool | None = None,
+                    sort_memory: int = DEFAULT_SORT_MEMORY, burnin: int = 50_000,
+                    max_fraglen: int = 1000, fld_mean: float = 250.0, fld_sd: float = 25.0,
+                    score_exp: float = 1.0, use_scores: bool = True, incompat_prior: float = 0.0,
+                    weight_bins: int = 4, discard_orphans: bool = False,
+                    max_missing_mates: float = 0.05,
+                    progress: Callable[[int], None] | None = None
+                    ) -> tuple[TranscriptIndex, EqClasses]:
+    """Read alignments into rich equivalence classes.
+
+    Parameters
+    ----------
+    path : path-like
+        BAM, SAM or CRAM aligned to the transcripts.
+    index : TranscriptIndex or None
+        The transcripts; None takes names and lengths from the BAM header.
+    group_by_name : bool or None, default=None
+        Group records by read name in memory first. None decides from the header
+        (``SO:coordinate``) and, failing that, from read names recurring in a file whose
+        records are in coordinate order (the file is then read a second time).
+    sort_memory : int
+        Bytes allowed for that grouping; past it, an :class:`InputError` asks for
+        ``samtools collate``.
+
+    Returns
+    -------
+    index : TranscriptIndex
+        ``index``, or the one made from the BAM header.
+    classes : EqClasses
+
+    Raises
+    ------
+    InputError
+        Truncated or unreadable file, no header, header not matching the transcripts, no
+        alignments, zero-length alignments, or paired reads whose mates never appear.
+    """
+    path = os.fspath(path)
+    if library_type not in LIBRARY_TYPES:
+        raise UsageError(f"library type {library_type!r} is not one of {', '.join(LIBRARY_TYPES)}")
+    reference = index.source if index is not None and index.source.endswith(
+        (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz")) else None
+    handle = _open(path, reference, n_threads)
+    with handle:
+        index, tid_map = _tid_map(handle, path, index)
+        header = handle.header.to_dict()
+        sort_order = header.get("HD", {}).get("SO", "unknown")
+        grouped = (sort_order == "coordinate") if group_by_name is None else group_by_name
+        builder, rc = _run(handle, index, tid_map, grouped, n_threads, library_type,
+                           sort_memory=sort_memory, burnin=burnin, max_fraglen=max_fraglen,
+                           fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
+                           use_scores=use_scores, incompat_prior=incompat_prior,
+                           weight_bins=weight_bins, discard_orphans=discard_orphans,
+                           track_order=group_by_name is None, progress=progress)
+    if rc == _reader.RC["recurring"]:
+        logger.warning("%s: read %s appears again after other reads and the records are in "
+                       "coordinate order: grouping the records by read name in memory",
+                       path, builder.problem_read)
+        handle = _open(path, reference, n_threads)
+        with handle:
+            builder, rc = _run(handle, index, tid_map, True, n_threads, library_type,
+                               sort_memory=sort_memory, burnin=burnin, max_fraglen=max_fraglen,
+                               fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
+                               use_scores=use_scores, incompat_prior=incompat_prior,
+                               weight_bins=weight_bins, discard_orphans=discard_orphans,
+                               track_order=False, progress=progress)
+        grouped = True
+    _check(rc, builder, path, sort_memory)
+    if builder.n_records == 0:
+        raise InputError(f"{path}: no alignment records")
+    if builder.n_assigned == 0:
+        raise InputError(f"{path}: none of the {builder.n_fragments} fragments has an alignment "
+                         f"usable for quantification (unmapped records: "
+                         f"{builder.n_unmapped_records}, incompatible with library type "
+                         f"{builder.library_name}: {builder.n_incompatible})")
+    if builder.n_missing_mate:
+        share = builder.n_missing_mate / max(1, builder.n_fragments)
+        message = (f"{path}: {builder.n_missing_mate} paired reads ({100 * share:.1f}% of the "
+                   f"fragments) say their mate is aligned but the mate never appears under the "
+                   f"same read name (first: {builder.first_missing_mate})")
+        if share > max_missing_mates:
+            raise InputError(message + "; was the BAM filtered, or are read 1 and read 2 in "
+                             "separate files?")
+        logger.warning("%s; these reads were used as orphans", message)
+    offsets, tids, weights, counts = builder.classes()
+    stats = {
+        "num_records": int(builder.n_records),
+        "num_supplementary": int(builder.n_supplementary),
+        "num_unmapped_records": int(builder.n_unmapped_records),
+        "num_qcfail": int(builder.n_qcfail),
+        "num_processed": int(builder.n_fragments),
+        "num_mapped": int(builder.n_assigned),
+        "num_paired_fragments": int(builder.n_paired_fragments),
+        "num_single_fragments": int(builder.n_single_fragments),
+        "num_orphan_fragments": int(builder.n_orphan_fragments),
+        "num_orphan_records_dropped": int(builder.n_orphans_dropped),
+        "num_missing_mate": int(builder.n_missing_mate),
+        "num_incompatible_fragments": int(builder.n_incompatible),
+        "num_unique_pairs": int(builder.n_unique_pairs),
+        "num_alignments": int(builder.n_alignments_used),
+        "num_burnin_fragments": int(builder.n_burnin_fragments),
+        "sort_order": sort_order,
+        "grouped_by_name_in_memory": bool(grouped),
+        "grouping_bytes": int(builder.sort_bytes),
+    }
+    counts_by_format = builder.format_counts()
+    compatible = builder.n_assigned / max(1, builder.n_assigned + builder.n_incompatible)
+    library = {"read_files": path, "expected_format": builder.library_name,
+               "requested_format": library_type,
+               "compatible_fragment_ratio": compatible,
+               "num_compatible_fragments": int(builder.n_assigned),
+               "num_assigned_fragments": int(builder.n_assigned),
+               "num_frags_with_inconsistent_or_orphan_mappings":
+                   int(builder.n_incompatible + builder.n_orphan_fragments),
+               "counts": counts_by_format,
+               "paired": bool(builder.n_paired_fragments + builder.n_orphan_fragments
+                              >= builder.n_single_fragments)}
+    classes = EqClasses(offsets, tids, weights, counts, builder.fld_histogram(), library, stats)
+    logger.info("%s: %d records, %d fragments (%d assigned), %d equivalence classes, library "
+                "type %s", path, builder.n_records, builder.n_fragments, builder.n_assigned,
+                classes.n_classes, builder.library_name)
+    return index, classes
+
+
+def _run(handle, index, tid_map, grouped, n_threads, library_type, *, sort_memory, burnin,
+         max_fraglen, fld_mean, fld_sd, score_exp, use_scores, incompat_prior, weight_bins,
+         discard_orphans, track_order, progress):
+    builder = _reader.EqBuilder(
+        len(index), tid_map, np.ascontiguousarray(index.lengths, dtype=np.int64),
+        lib_type=_reader.LIB_CODES[library_type], burnin=burnin, max_fraglen=max_fraglen,
+        fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp, use_scores=int(use_scores),
+        incompat_prior=incompat_prior, n_bins=weight_bins, discard_orphans=int(discard_orphans),
+        track_order=int(track_order))
+    threads = max(1, min(int(n_threads), 4))
+    if grouped:
+        rc = builder.read_grouped(handle, threads, progress, sort_memory)
+    else:
+        rc = builder.read_stream(handle, threads, progress)
+    return builder, rc
+
+
+def _check(rc: int, builder, path: str, sort_memory: int) -> None:
+    codes = _reader.RC
+    if rc == codes["ok"]:
+        return
+    if rc == codes["truncated"]:
+        raise InputError(f"{path}: the alignment file is truncated or corrupt after "
+                         f"{builder.n_records} records; it was cut short while being written or "
+                         "copied")
+    if rc == codes["zero_span"]:
+        raise InputError(f"{path}: read {builder.problem_read} is aligned with no aligned bases "
+                         "(empty CIGAR or zero-length sequence); is the file damaged?")
+    if rc == codes["name_too_long"]:
+        raise InputError(f"{path}: a read name is longer than 1022 characters")
+    if rc == codes["memory"]:
+        raise InputError(f"{path}: grouping this coordinate-sorted file by read name needs more "
+                         f"than {sort_memory / 2**30:.1f} GiB; run `samtools collate` first (or "
+                         "raise --sort-memory)")
+    raise InputError(f"{path}: reading stopped with code {rc}")  # pragma: no cover

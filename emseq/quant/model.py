@@ -1,0 +1,205 @@
+"""Fragment length model, effective lengths, and EM/VBEM over equivalence classes."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import digamma, gammaln
+
+from ..em import ConvergenceMonitor, Squarem, run_em
+from . import _em
+from .bam import EqClasses
+
+__all__ = ["FragmentLengthModel", "effective_lengths", "EMOptions", "estimate", "bootstrap"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FragmentLengthModel:
+    """Fragment length distribution: the pmf over lengths ``0..max`` and its moments."""
+
+    pmf: np.ndarray
+    observed: int
+
+    @property
+    def mean(self) -> float:
+        lengths = np.arange(self.pmf.size)
+        return float((lengths * self.pmf).sum())
+
+    @property
+    def sd(self) -> float:
+        lengths = np.arange(self.pmf.size)
+        return float(np.sqrt(((lengths - self.mean) ** 2 * self.pmf).sum()))
+
+    @classmethod
+    def from_histogram(cls, hist: np.ndarray, mean: float = 250.0, sd: float = 25.0,
+                       prior_weight: float = 10.0) -> "FragmentLengthModel":
+        """Observed lengths plus a Normal(mean, sd) prior of ``prior_weight`` fragments,
+        smoothed with a binomial kernel (the same model the reader uses after its burn-in)."""
+        hist = np.asarray(hist, dtype=np.float64)
+        lengths = np.arange(hist.size, dtype=np.float64)
+        prior = np.exp(-0.5 * ((lengths - mean) / sd) ** 2)
+        prior[0] = 0.0
+        prior /= prior.sum()
+        smoothed = np.convolve(hist + prior_weight * prior,
+                               np.array([1, 4, 6, 4, 1], dtype=np.float64) / 16, mode="same")
+        return cls(smoothed / smoothed.sum(), int(hist.sum()))
+
+
+def effective_lengths(lengths: np.ndarray, fld: FragmentLengthModel) -> np.ndarray:
+    """Salmon-style effective lengths: length minus the mean fragment length that fits.
+
+    ``efflen = L - E[l | l <= L]`` under the fragment length distribution; where that is
+    below 1 the raw length is used (Salmon's rule), so it is never below 1.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    pmf = fld.pmf
+    cum_p = np.cumsum(pmf)
+    cum_lp = np.cumsum(pmf * np.arange(pmf.size))
+    capped = np.minimum(lengths, pmf.size - 1)
+    mass = cum_p[capped]
+    mean = np.divide(cum_lp[capped], mass, out=np.zeros(lengths.size), where=mass > 0)
+    eff = lengths - mean
+    return np.where(eff >= 1.0, eff, lengths.astype(np.float64))
+
+
+@dataclass
+class EMOptions:
+    """Options of the abundance EM.
+
+    ``rel_tol``/``abundance_cutoff``: Salmon's rule, converged when every abundance above the
+    cutoff changed by less than ``rel_tol`` (relative) in one iteration; ``min_iter`` and
+    ``max_iter`` as in Salmon (50, 10,000). ``vb_prior`` is the Dirichlet prior per nucleotide.
+    """
+
+    vb: bool = True
+    vb_prior: float = 0.01
+    squarem: bool = True
+    rel_tol: float = 1e-2
+    abundance_cutoff: float = 1e-2
+    min_iter: int = 50
+    max_iter: int = 10_000
+    truncate_below: float = 1e-8
+    n_threads: int = 1
+
+
+def _dirichlet_kl(alpha: np.ndarray, beta: np.ndarray) -> float:
+    sa, sb = alpha.sum(), beta.sum()
+    return float(gammaln(sa) - gammaln(alpha).sum() - gammaln(sb) + gammaln(beta).sum()
+                 + ((alpha - beta) * (digamma(alpha) - digamma(sa))).sum())
+
+
+def estimate(classes: EqClasses, efflen: np.ndarray, options: EMOptions, *,
+             counts: np.ndarray | None = None, start: np.ndarray | None = None,
+             monitor: ConvergenceMonitor | None = None) -> tuple[np.ndarray, ConvergenceMonitor]:
+    """Run EM (or VBEM) over the classes; return expected fragment counts per transcript.
+
+    Parameters
+    ----------
+    classes : EqClasses
+    efflen : ndarray of shape (n_transcripts,)
+    options : EMOptions
+    counts : ndarray of shape (n_classes,), optional
+        Class counts to use instead of ``classes.counts`` (bootstraps).
+    start : ndarray of shape (n_transcripts,), optional
+        Starting expected counts (default: uniform).
+
+    Returns
+    -------
+    num_reads : ndarray of shape (n_transcripts,)
+        Expected fragments per transcript, abundances below ``truncate_below`` set to zero.
+    monitor : ConvergenceMonitor
+        The objective trace: the log-likelihood (EM) or the evidence lower bound (VB).
+    """
+    n_tx = efflen.shape[0]
+    counts = classes.counts if counts is None else np.ascontiguousarray(counts, dtype=np.float64)
+    total = float(counts.sum())
+    inv_eff = np.ascontiguousarray(1.0 / efflen, dtype=np.float64)
+    offsets, tids, weights = classes.offsets, classes.tids, classes.weights
+    out = np.empty(n_tx, dtype=np.float64)
+    threads = int(options.n_threads)
+    if monitor is None:
+        monitor = ConvergenceMonitor(tol=0.0, max_iter=options.max_iter,
+                                     name="VBEM" if options.vb else "EM")
+    if start is None:
+        start = np.full(n_tx, total / max(1, n_tx))
+    if options.vb:
+        prior = options.vb_prior * efflen
+        params0 = np.maximum(np.asarray(start, dtype=np.float64), 0.0) + prior
+
+        def step(alpha: np.ndarray) -> tuple[np.ndarray, float]:
+            exp_theta = np.exp(digamma(alpha) - digamma(alpha.sum()))
+            ll = _em.e_step(offsets, tids, weights, counts, exp_theta, inv_eff, out, threads)
+            return prior + out, ll - _dirichlet_kl(alpha, prior)
+
+        def project(x: np.ndarray) -> np.ndarray | None:
+            return np.maximum(x, prior)
+
+        def value(x: np.ndarray) -> np.ndarray:
+            return x - prior
+    else:
+        params0 = np.asarray(start, dtype=np.float64).copy()
+
+        def step(alpha: np.ndarray) -> tuple[np.ndarray, float]:
+            ll = _em.e_step(offsets, tids, weights, counts, np.ascontiguousarray(alpha),
+                            inv_eff, out, threads)
+            s = alpha.sum()
+            return out.copy(), (ll - total * np.log(s)) if s > 0 else -np.inf
+
+        def project(x: np.ndarray) -> np.ndarray | None:
+            x = np.maximum(x, 0.0)
+            return x if x.sum() > 0 else None
+
+        def value(x: np.ndarray) -> np.ndarray:
+            return x
+
+    def converged(previous: np.ndarray, current: np.ndarray) -> bool:
+        if monitor.n_iter + 1 < options.min_iter:
+            return False
+        a, b = value(previous), value(current)
+        mask = b > options.abundance_cutoff
+        if not mask.any():
+            return True
+        return bool(np.all(np.abs(a[mask] - b[mask]) / b[mask] < options.rel_tol))
+
+    accel = Squarem(project=project) if options.squarem else None
+    params = run_em(step, params0, monitor, acceleration=accel, converged=converged)
+    if not monitor.converged:
+        monitor.warn_if_not_converged("raise max_iter")
+    num_reads = np.maximum(value(params), 0.0)
+    num_reads[num_reads < options.truncate_below] = 0.0
+    if num_reads.sum() > 0:
+        num_reads *= total / num_reads.sum()
+    return num_reads, monitor
+
+
+def bootstrap(classes: EqClasses, efflen: np.ndarray, options: EMOptions, n: int, *,
+              start: np.ndarray, seed: int = 0, n_threads: int = 1) -> np.ndarray:
+    """``n`` bootstrap replicates: class counts resampled (multinomial), EM re-run each time.
+
+    Replicates run in parallel threads (the kernel releases the GIL), one kernel thread each.
+
+    Returns
+    -------
+    ndarray of shape (n, n_transcripts)
+    """
+    total = int(round(classes.counts.sum()))
+    p = classes.counts / classes.counts.sum()
+    seeds = np.random.SeedSequence(seed).spawn(n)
+    single = EMOptions(**{**options.__dict__, "n_threads": 1})
+
+    def one(i: int) -> np.ndarray:
+        rng = np.random.default_rng(seeds[i])
+        counts = rng.multinomial(total, p).astype(np.float64)
+        monitor = ConvergenceMonitor(tol=0.0, max_iter=options.max_iter, name=f"bootstrap {i}")
+        values, _ = estimate(classes, efflen, single, counts=counts, start=start, monitor=monitor)
+        return values
+
+    if n_threads <= 1 or n <= 1:
+        return np.array([one(i) for i in range(n)]).reshape(n, efflen.shape[0])
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        return np.array(list(pool.map(one, range(n)))).reshape(n, efflen.shape[0])

@@ -1,0 +1,71 @@
+"""``emseq quant`` end to end: the Salmon-compatible directory, --force, bootstraps, genes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emseq.cli import main
+from emseq.em import read_convergence
+
+
+def test_quant_writes_salmon_directory(sim, tmp_path):
+    out = tmp_path / "q"
+    rc = main(["quant", "-a", str(sim.name_bam), "-t", str(sim.fasta_gz), "-o", str(out),
+               "-p", "2", "--num-bootstraps", "3", "--tx2gene", str(sim.tx2gene), "--dump-eq",
+               "-q"])
+    assert rc == 0
+    quant = pd.read_csv(out / "quant.sf", sep="\t")
+    assert quant.columns.tolist() == ["Name", "Length", "EffectiveLength", "TPM", "NumReads"]
+    assert quant["Name"].tolist() == sim.tx.names
+    assert quant["TPM"].sum() == pytest.approx(1e6, rel=1e-4)
+    genes = pd.read_csv(out / "quant.genes.sf", sep="\t")
+    assert len(genes) == len(set(sim.tx.genes))
+    meta = json.loads((out / "aux_info" / "meta_info.json").read_text())
+    assert meta["salmon_version"] >= "0.8.0" and meta["emseq_version"]
+    assert meta["opt_type"] == "vb" and meta["samp_type"] == "bootstrap"
+    assert meta["num_bootstraps"] == 3 and meta["num_processed"] == 12_050
+    assert 240 < meta["frag_length_mean"] < 260
+    assert (out / "cmd_info.json").is_file()
+    lib = json.loads((out / "lib_format_counts.json").read_text())
+    assert lib["expected_format"] == "IU" and lib["counts"]["ISF"] > 0
+    flen = np.loadtxt(out / "libParams" / "flenDist.txt")
+    assert flen.sum() == pytest.approx(1.0, rel=1e-3)
+    conv = read_convergence(out / "convergence.tsv")
+    assert len(conv) == meta["num_iterations"]
+    assert (out / "logs" / "emseq_quant.log").read_text().strip()
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+    names = gzip.decompress((out / "aux_info" / "bootstrap" / "names.tsv.gz").read_bytes())
+    assert names.decode().strip().split("\t") == sim.tx.names
+    boots = np.frombuffer(gzip.decompress(
+        (out / "aux_info" / "bootstrap" / "bootstraps.gz").read_bytes()), dtype="<f8")
+    boots = boots.reshape(3, len(sim.tx.names))
+    assert np.allclose(boots.sum(axis=1), quant["NumReads"].sum(), rtol=1e-4)
+    eq = (out / "aux_info" / "eq_classes.txt").read_text().split("\n")
+    assert int(eq[0]) == len(sim.tx.names) and int(eq[1]) == meta["num_eq_classes"]
+    assert eq[2:2 + len(sim.tx.names)] == sim.tx.names
+    counts = [int(line.split()[-1]) for line in eq[2 + len(sim.tx.names):] if line]
+    assert sum(counts) == meta["num_mapped"]
+    assert not list(tmp_path.glob(".q*"))
+
+
+def test_output_directory_exists(sim, tmp_path, capsys):
+    out = tmp_path / "q"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    argv = ["quant", "-a", str(sim.single_bam), "-t", str(sim.fasta), "-o", str(out), "--em",
+            "-q", "--no-report"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "exists; pass --force" in err and err.count("\n") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert main(argv + ["--force"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert "keep.txt" not in names and "quant.sf" in names
+    meta = json.loads((out / "aux_info" / "meta_info.json").read_text())
+    assert meta["opt_type"] == "em"
+    assert not list(tmp_path.glob(".q*"))
