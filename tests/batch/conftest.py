@@ -10,7 +10,6 @@ import pytest
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "quant"
 DEMO_BAM = DATA / "demo.bam"
-DEMO_TRANSCRIPTS = DATA / "demo_transcripts.fa.gz"
 
 
 def subsample_bam(source: Path, target: Path, keep_every: int, offset: int) -> int:
