@@ -51,9 +51,13 @@ def test_merged_matrices_equal_sample_by_sample_runs(client, sample_bams, tmp_pa
     bams = {"S1": sample_bams[0], "S2": sample_bams[1]}
     sheet = write_sheet(tmp_path / "sheet.csv", list(bams.items()))
     output = tmp_path / "out"
-    result = run(sheet, output, options={"transcripts": str(DEMO_TRANSCRIPTS)}, client=client)
+    options = {"transcripts": str(DEMO_TRANSCRIPTS), "tx2gene": str(DATA / "demo_tx2gene.tsv")}
+    result = run(sheet, output, options=options, client=client)
     assert result.failed == []
     counts = merged(output)
+    genes = merged(output, "gene_counts.tsv")
+    assert list(genes.columns) == ["S1", "S2"] and len(genes) < len(counts)
+    np.testing.assert_allclose(genes.sum().to_numpy(), counts.sum().to_numpy(), rtol=1e-6)
     assert list(counts.columns) == ["S1", "S2"]
     expected = expected_counts(bams, tmp_path / "one_by_one")
     pd.testing.assert_index_equal(counts.index, expected.index, check_names=False)
