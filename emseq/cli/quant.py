@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="variational Bayes EM (default, as Salmon)")
     method.add_argument("--em", "--useEM", dest="vb", action="store_false",
                         help="maximum-likelihood EM instead of VBEM")
+    parser.add_argument("--vb-prior", "--vbPrior", type=float, default=0.01,
+                        help="Dirichlet prior of the VBEM, per transcript (Salmon's default)")
+    parser.add_argument("--per-nucleotide-prior", "--perNucleotidePrior", action="store_true",
+                        help="interpret --vb-prior per nucleotide of effective length")
     parser.add_argument("--no-squarem", dest="squarem", action="store_false",
                         help="plain EM iterations (SQUAREM acceleration is on by default)")
     parser.add_argument("--num-bootstraps", "--numBootstraps", type=int, default=0, metavar="N",
@@ -74,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--sort-memory must be positive")
     result = quantify(
         args.alignments, args.transcripts, n_threads=args.threads, library_type=args.lib_type,
-        vb=args.vb, tx2gene=args.tx2gene, squarem=args.squarem,
+        vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,
+        tx2gene=args.tx2gene, squarem=args.squarem,
         num_bootstraps=args.num_bootstraps, seed=args.seed, fld_mean=args.fld_mean,
         fld_sd=args.fld_sd, score_exp=args.score_exp, use_scores=args.score_exp > 0,
         incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,

@@ -248,6 +248,7 @@ def quantify(alignments: str | os.PathLike[str],
              fld_mean: float = 250.0, fld_sd: float = 25.0, max_fraglen: int = 1000,
              score_exp: float = 1.0, use_scores: bool = True, incompat_prior: float = 0.0,
              weight_bins: int = 4, discard_orphans: bool = False, vb_prior: float = 0.01,
+             per_nucleotide_prior: bool = False,
              max_iter: int = 10_000, min_iter: int = 50, rel_tol: float = 1e-2,
              group_by_name: bool | None = None, sort_memory: int = DEFAULT_SORT_MEMORY,
              burnin: int = 50_000, show_progress: bool | None = None) -> QuantResult:
@@ -268,7 +269,8 @@ def quantify(alignments: str | os.PathLike[str],
         ``"A"`` detects the orientation from the first ``burnin`` fragments.
     vb : bool, default=True
         Variational Bayes EM (Salmon's default) with a Dirichlet prior of ``vb_prior`` per
-        nucleotide; False runs the maximum-likelihood EM.
+        transcript (Salmon's default; per nucleotide of effective length with
+        ``per_nucleotide_prior``); False runs the maximum-likelihood EM.
     tx2gene : path-like or mapping, optional
         Transcript-to-gene map; gives :attr:`QuantResult.gene_abundances`.
     squarem : bool, default=True
@@ -340,7 +342,8 @@ def quantify(alignments: str | os.PathLike[str],
             bar.close()
         fld = FragmentLengthModel.from_histogram(classes.fld_histogram, fld_mean, fld_sd)
         efflen = effective_lengths(index.lengths, fld)
-        options = EMOptions(vb=vb, vb_prior=vb_prior, squarem=squarem, rel_tol=rel_tol,
+        options = EMOptions(vb=vb, vb_prior=vb_prior, per_nucleotide_prior=per_nucleotide_prior,
+                            squarem=squarem, rel_tol=rel_tol,
                             min_iter=min_iter, max_iter=max_iter, n_threads=threads)
         num_reads, monitor = estimate(classes, efflen, options)
         logger.info("%s: %d iterations, objective %.6f", monitor.name, monitor.n_iter,
@@ -365,6 +368,7 @@ def quantify(alignments: str | os.PathLike[str],
                   "fld_mean": fld_mean, "fld_sd": fld_sd, "score_exp": score_exp,
                   "incompat_prior": incompat_prior, "weight_bins": weight_bins,
                   "discard_orphans": discard_orphans, "vb_prior": vb_prior,
+                  "per_nucleotide_prior": per_nucleotide_prior,
                   "threads": threads}
         return QuantResult(
             abundances=abundances, convergence=monitor.to_frame(), fragment_length=fld,

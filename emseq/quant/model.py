@@ -73,11 +73,14 @@ class EMOptions:
 
     ``rel_tol``/``abundance_cutoff``: Salmon's rule, converged when every abundance above the
     cutoff changed by less than ``rel_tol`` (relative) in one iteration; ``min_iter`` and
-    ``max_iter`` as in Salmon (50, 10,000). ``vb_prior`` is the Dirichlet prior per nucleotide.
+    ``max_iter`` as in Salmon (50, 10,000). ``vb_prior`` is the Dirichlet prior of each
+    transcript (Salmon's default, ``perTranscriptPrior``), or of each nucleotide of effective
+    length with ``per_nucleotide_prior``.
     """
 
     vb: bool = True
     vb_prior: float = 0.01
+    per_nucleotide_prior: bool = False
     squarem: bool = True
     rel_tol: float = 1e-2
     abundance_cutoff: float = 1e-2
@@ -128,7 +131,8 @@ def estimate(classes: EqClasses, efflen: np.ndarray, options: EMOptions, *,
     if start is None:
         start = np.full(n_tx, total / max(1, n_tx))
     if options.vb:
-        prior = options.vb_prior * efflen
+        prior = options.vb_prior * (efflen if options.per_nucleotide_prior
+                                    else np.ones_like(efflen))
         params0 = np.maximum(np.asarray(start, dtype=np.float64), 0.0) + prior
 
         def step(alpha: np.ndarray) -> tuple[np.ndarray, float]:
