@@ -154,8 +154,8 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         (``SO:coordinate``) and, failing that, from read names recurring in a file whose
         records are in coordinate order (the file is then read a second time).
     sort_memory : int
-        Bytes allowed for that grouping; past it, an :class:`InputError` asks for
-        ``samtools collate``.
+        Bytes allowed for grouping in memory; past it the file is sorted by name on disk
+        (``samtools sort -n`` through pysam, in a temporary directory) and read again.
 
     Returns
     -------
@@ -199,6 +199,15 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                                weight_bins=weight_bins, discard_orphans=discard_orphans,
                                track_order=False, progress=progress)
         grouped = True
+    spilled = False
+    if rc == _reader.RC["memory"] and grouped:
+        spilled = True
+        builder, rc = _spill_and_read(path, reference, index, tid_map, n_threads, library_type,
+                                      sort_memory, progress, burnin=burnin,
+                                      max_fraglen=max_fraglen, fld_mean=fld_mean, fld_sd=fld_sd,
+                                      score_exp=score_exp, use_scores=use_scores,
+                                      incompat_prior=incompat_prior, weight_bins=weight_bins,
+                                      discard_orphans=discard_orphans)
     _check(rc, builder, path, sort_memory)
     if builder.n_records == 0:
         raise InputError(f"{path}: no alignment records")
@@ -236,6 +245,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         "sort_order": sort_order,
         "grouped_by_name_in_memory": bool(grouped),
         "grouping_bytes": int(builder.sort_bytes),
+        "grouped_on_disk": spilled,
     }
     counts_by_format = builder.format_counts()
     compatible = builder.n_assigned / max(1, builder.n_assigned + builder.n_incompatible)
@@ -273,6 +283,30 @@ def _run(handle, index, tid_map, grouped, n_threads, library_type, *, sort_memor
     return builder, rc
 
 
+def _spill_and_read(path, reference, index, tid_map, n_threads, library_type, sort_memory,
+                    progress, **options):
+    """Group a coordinate-sorted file by name on disk: ``samtools sort -n`` (bundled in pysam)
+    with ``sort_memory`` in total, into a temporary directory, then stream the result."""
+    import tempfile
+
+    threads = max(1, int(n_threads))
+    per_thread = max(1, sort_memory // threads // (1 << 20))
+    logger.warning("%s: grouping by read name needs more than %.2f GiB of memory: sorting by "
+                   "name on disk instead (samtools sort -n, %d MiB per thread)", path,
+                   sort_memory / 2**30, per_thread)
+    with tempfile.TemporaryDirectory(prefix="emseq-quant-") as tmp:
+        sorted_bam = os.path.join(tmp, "by_name.bam")
+        try:
+            pysam.sort("-n", "-m", f"{per_thread}M", "-@", str(threads), "-T",
+                       os.path.join(tmp, "part"), "-o", sorted_bam, path)
+        except pysam.SamtoolsError as exc:
+            raise InputError(f"{path}: sorting by read name failed: {exc}") from None
+        handle = _open(sorted_bam, reference, n_threads)
+        with handle:
+            return _run(handle, index, tid_map, False, n_threads, library_type,
+                        sort_memory=sort_memory, track_order=False, progress=progress, **options)
+
+
 def _check(rc: int, builder, path: str, sort_memory: int) -> None:
     codes = _reader.RC
     if rc == codes["ok"]:
@@ -287,7 +321,6 @@ def _check(rc: int, builder, path: str, sort_memory: int) -> None:
     if rc == codes["name_too_long"]:
         raise InputError(f"{path}: a read name is longer than 1022 characters")
     if rc == codes["memory"]:
-        raise InputError(f"{path}: grouping this coordinate-sorted file by read name needs more "
-                         f"than {sort_memory / 2**30:.1f} GiB; run `samtools collate` first (or "
-                         "raise --sort-memory)")
+        raise InputError(f"{path}: out of memory while reading; run `samtools collate` "
+                         "first")
     raise InputError(f"{path}: reading stopped with code {rc}")  # pragma: no cover
