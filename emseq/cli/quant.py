@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="plain EM iterations (SQUAREM acceleration is on by default)")
     parser.add_argument("--num-bootstraps", "--numBootstraps", type=int, default=0, metavar="N",
                         help="bootstrap replicates (Salmon layout in aux_info/bootstrap)")
+    parser.add_argument("--num-gibbs-samples", "--numGibbsSamples", type=int, default=0,
+                        metavar="N", help="posterior samples by collapsed Gibbs sampling "
+                                          "(same layout as bootstraps)")
+    parser.add_argument("--thinning-factor", "--thinningFactor", type=int, default=16,
+                        help="Gibbs sweeps per kept sample")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstraps")
     parser.add_argument("--tx2gene", metavar="MAP",
                         help="two-column transcript-to-gene map (TSV); writes quant.genes.sf")
@@ -72,15 +77,16 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and not args.force:
         raise InputError(f"output directory {output} exists; pass --force to replace it")
-    if args.num_bootstraps < 0:
-        raise UsageError(f"--num-bootstraps must be >= 0, got {args.num_bootstraps}")
+    if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
+        raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
     if args.sort_memory <= 0:
         raise UsageError("--sort-memory must be positive")
     result = quantify(
         args.alignments, args.transcripts, n_threads=args.threads, library_type=args.lib_type,
         vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,
         tx2gene=args.tx2gene, squarem=args.squarem,
-        num_bootstraps=args.num_bootstraps, seed=args.seed, fld_mean=args.fld_mean,
+        num_bootstraps=args.num_bootstraps, num_gibbs_samples=args.num_gibbs_samples,
+        thinning_factor=args.thinning_factor, seed=args.seed, fld_mean=args.fld_mean,
         fld_sd=args.fld_sd, score_exp=args.score_exp, use_scores=args.score_exp > 0,
         incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
         group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),

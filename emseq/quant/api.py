@@ -22,7 +22,8 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
-from .model import EMOptions, FragmentLengthModel, bootstrap, effective_lengths, estimate
+from .model import (EMOptions, FragmentLengthModel, bootstrap, effective_lengths, estimate,
+                    gibbs)
 from .transcripts import TranscriptIndex, load_transcripts
 
 __all__ = ["QuantResult", "quantify", "read_tx2gene"]
@@ -54,8 +55,8 @@ class QuantResult:
         Fragments read, and fragments assigned to a class.
     mapping_rate : float
         ``num_mapped / num_processed``.
-    bootstraps : ndarray of shape (n_bootstraps, n_transcripts) or None
-        Expected counts of each bootstrap replicate.
+    bootstraps : ndarray of shape (n_samples, n_transcripts) or None
+        Expected counts of each bootstrap replicate, or the Gibbs samples.
     gene_abundances : DataFrame or None
         Gene-level table (``quant.genes.sf``) when a transcript-to-gene map was given.
     """
@@ -84,7 +85,7 @@ class QuantResult:
         Files: ``quant.sf``, ``cmd_info.json``, ``lib_format_counts.json``,
         ``libParams/flenDist.txt``, ``convergence.tsv``, ``logs/emseq_quant.log``,
         ``quant.genes.sf`` (with a gene map), ``aux_info/bootstrap/{names.tsv.gz,
-        bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``),
+        bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``; Salmon's ``--dumpEq`` format, ``k t_1 … t_k count``),
         ``report.png`` (``report``), then ``aux_info/meta_info.json``.
         """
         directory = Path(directory)
@@ -129,7 +130,8 @@ class QuantResult:
             meta = {
                 "salmon_version": SALMON_COMPAT_VERSION,
                 "emseq_version": __version__,
-                "samp_type": "bootstrap" if n_boot else "none",
+                "samp_type": ("gibbs" if self.options.get("num_gibbs_samples") else "bootstrap")
+                if n_boot else "none",
                 "opt_type": "vb" if self.options.get("vb", True) else "em",
                 "quant_errors": [],
                 "num_libraries": 1,
@@ -142,6 +144,7 @@ class QuantResult:
                 "num_valid_targets": len(self.names),
                 "num_eq_classes": int(self.eq_classes.n_classes),
                 "num_bootstraps": n_boot,
+                "num_gibbs_samples": n_boot if self.options.get("num_gibbs_samples") else 0,
                 "num_processed": int(self.num_processed),
                 "num_mapped": int(self.num_mapped),
                 "percent_mapped": 100.0 * float(self.mapping_rate),
@@ -155,7 +158,7 @@ class QuantResult:
             _write_json(stage / "aux_info" / "meta_info.json", meta)
         return directory
 
-    def _write_eq(self, path: Path) -> None:
+    def _write_eq(self, path: Path, weights: bool = False) -> None:
         eq = self.eq_classes
         with atomic_write(path) as handle:
             handle.write(f"{len(self.names)}\n{eq.n_classes}\n")
@@ -163,8 +166,11 @@ class QuantResult:
             for c in range(eq.n_classes):
                 lo, hi = eq.offsets[c], eq.offsets[c + 1]
                 tids = " ".join(str(t) for t in eq.tids[lo:hi])
-                weights = " ".join(f"{w:.6g}" for w in eq.weights[lo:hi])
-                handle.write(f"{hi - lo} {tids} {weights} {int(round(eq.counts[c]))}\n")
+                if weights:
+                    w = " ".join(f"{w:.6g}" for w in eq.weights[lo:hi])
+                    handle.write(f"{hi - lo} {tids} {w} {int(round(eq.counts[c]))}\n")
+                else:
+                    handle.write(f"{hi - lo} {tids} {int(round(eq.counts[c]))}\n")
 
 
 def _jsonable(value: Any) -> Any:
@@ -244,7 +250,8 @@ def quantify(alignments: str | os.PathLike[str],
              transcripts: str | os.PathLike[str] | TranscriptIndex | None = None, *,
              n_threads: int | None = None, library_type: str = "A", vb: bool = True,
              tx2gene: str | os.PathLike[str] | Mapping[str, str] | None = None,
-             squarem: bool = True, num_bootstraps: int = 0, seed: int = 0,
+             squarem: bool = True, num_bootstraps: int = 0, num_gibbs_samples: int = 0,
+             thinning_factor: int = 16, seed: int = 0,
              fld_mean: float = 250.0, fld_sd: float = 25.0, max_fraglen: int = 1000,
              score_exp: float = 1.0, use_scores: bool = True, incompat_prior: float = 0.0,
              weight_bins: int = 4, discard_orphans: bool = False, vb_prior: float = 0.01,
@@ -277,6 +284,9 @@ def quantify(alignments: str | os.PathLike[str],
         SQUAREM acceleration (safeguarded: the objective never decreases).
     num_bootstraps : int, default=0
         Bootstrap replicates (class counts resampled, EM re-run).
+    num_gibbs_samples : int, default=0
+        Posterior samples by collapsed Gibbs sampling, one kept every ``thinning_factor``
+        sweeps (exclusive with ``num_bootstraps``).
     fld_mean, fld_sd : float
         Normal prior of the fragment length distribution (the whole model for single-end).
     score_exp : float, default=1.0
@@ -303,8 +313,12 @@ def quantify(alignments: str | os.PathLike[str],
     started = time.perf_counter()
     start_time = _dt.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Y")
     threads = resolve_threads(n_threads)
-    if num_bootstraps < 0:
-        raise UsageError(f"num_bootstraps must be >= 0, got {num_bootstraps}")
+    if num_bootstraps < 0 or num_gibbs_samples < 0:
+        raise UsageError("num_bootstraps and num_gibbs_samples must be >= 0")
+    if num_bootstraps and num_gibbs_samples:
+        raise UsageError("choose bootstraps or Gibbs samples, not both")
+    if thinning_factor < 1:
+        raise UsageError(f"thinning_factor must be at least 1, got {thinning_factor}")
     if fld_mean <= 0 or fld_sd <= 0:
         raise UsageError("fld_mean and fld_sd must be positive")
     if max_fraglen < 10:
@@ -358,13 +372,19 @@ def quantify(alignments: str | os.PathLike[str],
             boots = bootstrap(classes, efflen, options, num_bootstraps, start=num_reads,
                               seed=seed, n_threads=threads)
             logger.info("%d bootstrap replicates", num_bootstraps)
+        elif num_gibbs_samples:
+            boots = gibbs(classes, efflen, num_reads, num_gibbs_samples,
+                          thinning=thinning_factor, prior=vb_prior, seed=seed)
+            logger.info("%d Gibbs samples (thinning %d)", num_gibbs_samples, thinning_factor)
         genes = gene_table(abundances, gene_map) if gene_map is not None else None
         stats = classes.stats
         processed = int(stats["num_processed"])
         mapped = int(stats["num_mapped"])
         params = {"alignments": os.fspath(alignments),
                   "transcripts": index.source, "library_type": library_type, "vb": vb,
-                  "squarem": squarem, "num_bootstraps": num_bootstraps, "seed": seed,
+                  "squarem": squarem, "num_bootstraps": num_bootstraps,
+                  "num_gibbs_samples": num_gibbs_samples, "thinning_factor": thinning_factor,
+                  "seed": seed,
                   "fld_mean": fld_mean, "fld_sd": fld_sd, "score_exp": score_exp,
                   "incompat_prior": incompat_prior, "weight_bins": weight_bins,
                   "discard_orphans": discard_orphans, "vb_prior": vb_prior,

@@ -135,3 +135,16 @@ def test_coordinate_sorted_spills_past_memory_limit(sim, vb_result):
     assert result.eq_classes.stats["grouped_on_disk"]
     np.testing.assert_allclose(result.abundances["NumReads"], vb_result.abundances["NumReads"],
                                rtol=1e-6, atol=1e-6)
+
+
+def test_gibbs_samples_centre_on_the_estimate(sim, vb_result):
+    result = quantify(sim.name_bam, sim.fasta, n_threads=1, num_gibbs_samples=40, seed=4)
+    samples = result.bootstraps
+    assert samples.shape == (40, len(sim.tx.names))
+    assert np.allclose(samples.sum(axis=1), result.num_mapped)
+    est = vb_result.abundances["NumReads"].to_numpy()
+    mean = samples.mean(axis=0)
+    big = est > 100
+    np.testing.assert_allclose(mean[big], est[big], rtol=0.15)
+    # transcripts sharing all their fragments vary more than unambiguous ones
+    assert samples.std(axis=0).max() > 1.0
