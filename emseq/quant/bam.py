@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -103,6 +104,16 @@ def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFi
     return handle
 
 
+@contextlib.contextmanager
+def _closing(handle: pysam.AlignmentFile):
+    """Close an alignment file; a close error after a read error must not hide the latter."""
+    try:
+        yield handle
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            handle.close()
+
+
 def _tid_map(handle: pysam.AlignmentFile, path: str,
              index: TranscriptIndex | None) -> tuple[TranscriptIndex, np.ndarray]:
     names = list(handle.references)
@@ -175,7 +186,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
     reference = index.source if index is not None and index.source.endswith(
         (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz")) else None
     handle = _open(path, reference, n_threads)
-    with handle:
+    with _closing(handle):
         index, tid_map = _tid_map(handle, path, index)
         header = handle.header.to_dict()
         sort_order = header.get("HD", {}).get("SO", "unknown")
@@ -191,7 +202,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                        "coordinate order: grouping the records by read name in memory",
                        path, builder.problem_read)
         handle = _open(path, reference, n_threads)
-        with handle:
+        with _closing(handle):
             builder, rc = _run(handle, index, tid_map, True, n_threads, library_type,
                                sort_memory=sort_memory, burnin=burnin, max_fraglen=max_fraglen,
                                fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
@@ -225,6 +236,9 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
             raise InputError(message + "; was the BAM filtered, or are read 1 and read 2 in "
                              "separate files?")
         logger.warning("%s; these reads were used as orphans", message)
+    if library_type == "A":
+        logger.info("library type detected from the first %d fragments: %s (%s)",
+                    builder.n_burnin_fragments, builder.library_name, builder.format_counts())
     offsets, tids, weights, counts = builder.classes()
     stats = {
         "num_records": int(builder.n_records),
@@ -302,7 +316,7 @@ def _spill_and_read(path, reference, index, tid_map, n_threads, library_type, so
         except pysam.SamtoolsError as exc:
             raise InputError(f"{path}: sorting by read name failed: {exc}") from None
         handle = _open(sorted_bam, reference, n_threads)
-        with handle:
+        with _closing(handle):
             return _run(handle, index, tid_map, False, n_threads, library_type,
                         sort_memory=sort_memory, track_order=False, progress=progress, **options)
 
