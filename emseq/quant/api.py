@@ -85,8 +85,8 @@ class QuantResult:
         Files: ``quant.sf``, ``cmd_info.json``, ``lib_format_counts.json``,
         ``libParams/flenDist.txt``, ``convergence.tsv``, ``logs/emseq_quant.log``,
         ``quant.genes.sf`` (with a gene map), ``aux_info/bootstrap/{names.tsv.gz,
-        bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``; Salmon's ``--dumpEq`` format, ``k t_1 … t_k count``),
-        ``report.png`` (``report``), then ``aux_info/meta_info.json``.
+        bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``; Salmon's
+        ``--dumpEq`` format, ``k t_1 … t_k count``), ``report.png`` (``report``), then ``aux_info/meta_info.json``.
         """
         directory = Path(directory)
         with atomic_output_dir(directory) as stage:
