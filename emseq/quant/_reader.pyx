@@ -349,7 +349,8 @@ cdef class EqBuilder:
         self.seen[i] = h
         self.seen_n += 1
 
-    cdef int push_faln(self, int32_t tid, int32_t fraglen, int32_t fmt, int32_t score) noexcept nogil:
+    cdef int push_faln(self, int32_t tid, int32_t fraglen, int32_t fmt,
+                       int32_t score) noexcept nogil:
         if self.n_fa == self.cap_fa:
             self.cap_fa *= 2
             self.fa = <FAln *> realloc(self.fa, self.cap_fa * sizeof(FAln))
@@ -459,7 +460,8 @@ cdef class EqBuilder:
             self.fmt_counts[self.fa[start].fmt] += 1
         if self.n_frag_buf == self.cap_frag:
             self.cap_frag *= 2
-            self.frag_off = <int64_t *> realloc(self.frag_off, (self.cap_frag + 1) * sizeof(int64_t))
+            self.frag_off = <int64_t *> realloc(self.frag_off,
+                                                (self.cap_frag + 1) * sizeof(int64_t))
             if self.frag_off == NULL:
                 return RC_MEMORY
         self.n_frag_buf += 1
@@ -485,7 +487,8 @@ cdef class EqBuilder:
             sr = self.fmt_counts[FMT_SR]
             if isf + isr >= sf + sr:
                 frac = isf / <double> max(1, isf + isr)
-                self.detected_lib = LIB_ISF if frac >= 0.8 else (LIB_ISR if frac <= 0.2 else LIB_IU)
+                self.detected_lib = (LIB_ISF if frac >= 0.8 else
+                                     (LIB_ISR if frac <= 0.2 else LIB_IU))
             else:
                 frac = sf / <double> max(1, sf + sr)
                 self.detected_lib = LIB_SF if frac >= 0.8 else (LIB_SR if frac <= 0.2 else LIB_U)
@@ -497,7 +500,11 @@ cdef class EqBuilder:
         cdef double total = 0.0, z, s, acc
         cdef double *tmp = <double *> malloc((L + 1) * sizeof(double))
         cdef double kern[5]
-        kern[0] = 1.0 / 16; kern[1] = 4.0 / 16; kern[2] = 6.0 / 16; kern[3] = 4.0 / 16; kern[4] = 1.0 / 16
+        kern[0] = 1.0 / 16
+        kern[1] = 4.0 / 16
+        kern[2] = 6.0 / 16
+        kern[3] = 4.0 / 16
+        kern[4] = 1.0 / 16
         z = 0.0
         for l in range(L + 1):
             tmp[l] = exp(-0.5 * ((l - self.fld_mean) / self.fld_sd) ** 2) if l > 0 else 0.0
@@ -640,7 +647,8 @@ cdef class EqBuilder:
                 off = self.cls_off[c]
                 same = 1
                 for i in range(k):
-                    if self.e_tid[off + i] != self.s_tid[i] or self.e_bin[off + i] != self.s_bin[i]:
+                    if (self.e_tid[off + i] != self.s_tid[i]
+                            or self.e_bin[off + i] != self.s_bin[i]):
                         same = 0
                         break
                 if same:
@@ -652,8 +660,10 @@ cdef class EqBuilder:
         # new class
         if self.n_classes == self.cap_classes:
             self.cap_classes *= 2
-            self.cls_off = <int64_t *> realloc(self.cls_off, (self.cap_classes + 1) * sizeof(int64_t))
-            self.cls_hash = <uint64_t *> realloc(self.cls_hash, self.cap_classes * sizeof(uint64_t))
+            self.cls_off = <int64_t *> realloc(self.cls_off,
+                                               (self.cap_classes + 1) * sizeof(int64_t))
+            self.cls_hash = <uint64_t *> realloc(self.cls_hash,
+                                                 self.cap_classes * sizeof(uint64_t))
             self.cls_count = <double *> realloc(self.cls_count, self.cap_classes * sizeof(double))
             if self.cls_off == NULL or self.cls_hash == NULL or self.cls_count == NULL:
                 return RC_MEMORY
@@ -791,6 +801,7 @@ cdef class EqBuilder:
         cdef htsFile *fp = f.htsfile
         cdef sam_hdr_t *hdr = f.header.ptr
         cdef SortRec *arr = NULL
+        cdef SortRec *grown
         cdef int64_t n = 0, cap = 0, i, used = 0, since = 0
         cdef int ret = 0, rc = RC_OK
         cdef bam1_t *copy
@@ -806,11 +817,13 @@ cdef class EqBuilder:
                     if ret < 0:
                         break
                     if n == cap:
-                        cap = 1024 if cap == 0 else cap * 2
-                        arr = <SortRec *> realloc(arr, cap * sizeof(SortRec))
-                        if arr == NULL:
+                        grown = <SortRec *> realloc(arr, (1024 if cap == 0 else cap * 2)
+                                                    * sizeof(SortRec))
+                        if grown == NULL:
                             rc = RC_MEMORY
                             break
+                        arr = grown
+                        cap = 1024 if cap == 0 else cap * 2
                     copy = bam_dup1(b)
                     if copy == NULL:
                         rc = RC_MEMORY

@@ -86,7 +86,8 @@ class QuantResult:
         ``libParams/flenDist.txt``, ``convergence.tsv``, ``logs/emseq_quant.log``,
         ``quant.genes.sf`` (with a gene map), ``aux_info/bootstrap/{names.tsv.gz,
         bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``; Salmon's
-        ``--dumpEq`` format, ``k t_1 … t_k count``), ``report.png`` (``report``), then ``aux_info/meta_info.json``.
+        ``--dumpEq`` format, ``k t_1 … t_k count``), ``report.png`` (``report``), then
+        ``aux_info/meta_info.json``.
         """
         directory = Path(directory)
         with atomic_output_dir(directory) as stage:
