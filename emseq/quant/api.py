@@ -258,6 +258,7 @@ def quantify(alignments: str | os.PathLike[str],
              weight_bins: int = 4, discard_orphans: bool = False, vb_prior: float = 0.01,
              per_nucleotide_prior: bool = False,
              max_iter: int = 10_000, min_iter: int = 50, rel_tol: float = 1e-2,
+             truncate_below: float = 1e-2,
              group_by_name: bool | None = None, sort_memory: int = DEFAULT_SORT_MEMORY,
              burnin: int = 50_000, show_progress: bool | None = None) -> QuantResult:
     """Estimate transcript abundances from alignments to a transcriptome.
@@ -359,7 +360,8 @@ def quantify(alignments: str | os.PathLike[str],
         efflen = effective_lengths(index.lengths, fld)
         options = EMOptions(vb=vb, vb_prior=vb_prior, per_nucleotide_prior=per_nucleotide_prior,
                             squarem=squarem, rel_tol=rel_tol,
-                            min_iter=min_iter, max_iter=max_iter, n_threads=threads)
+                            min_iter=min_iter, max_iter=max_iter, n_threads=threads,
+                            truncate_below=truncate_below)
         num_reads, monitor = estimate(classes, efflen, options)
         logger.info("%s: %d iterations, objective %.6f", monitor.name, monitor.n_iter,
                     monitor.history[-1] if monitor.history else float("nan"))

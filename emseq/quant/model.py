@@ -73,7 +73,11 @@ class EMOptions:
 
     ``rel_tol``/``abundance_cutoff``: Salmon's rule, converged when every abundance above the
     cutoff changed by less than ``rel_tol`` (relative) in one iteration; ``min_iter`` and
-    ``max_iter`` as in Salmon (50, 10,000). ``vb_prior`` is the Dirichlet prior of each
+    ``max_iter`` as in Salmon (50, 10,000). Expected counts below ``truncate_below`` are set
+    to zero at the end: the stopping rule never looks at values below ``abundance_cutoff``, so
+    such values are not converged (Salmon truncates at 1e-8; 0.01 fragments removes the
+    unconverged tails of transcripts EM is driving to zero: with ``--em`` on a 1M-pair
+    benchmark BAM, absent transcripts given reads went from 57 to 13 of 195, MARD 0.120 → 0.072). ``vb_prior`` is the Dirichlet prior of each
     transcript (Salmon's default, ``perTranscriptPrior``), or of each nucleotide of effective
     length with ``per_nucleotide_prior``.
     """
@@ -86,7 +90,7 @@ class EMOptions:
     abundance_cutoff: float = 1e-2
     min_iter: int = 50
     max_iter: int = 10_000
-    truncate_below: float = 1e-8
+    truncate_below: float = 1e-2
     n_threads: int = 1
 
 
