@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         fld_sd=args.fld_sd, score_exp=args.score_exp, use_scores=args.score_exp > 0,
         incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
         group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
-        show_progress=None if not args.quiet else False)
+        show_progress=None if not args.quiet else False, prefetch_report=args.report)
     command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     if output.exists():  # --force: the old result is replaced only once the new one is written
         fresh = output.with_name(f".{output.name}.new-{os.getpid()}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import gzip
+import importlib
 import json
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +24,6 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
-from .model import (EMOptions, FragmentLengthModel, bootstrap, effective_lengths, estimate,
-                    gibbs)
 from .transcripts import TranscriptIndex, load_transcripts
 
 __all__ = ["QuantResult", "quantify", "read_tx2gene"]
@@ -237,6 +237,26 @@ def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataF
     return pd.DataFrame(rows, columns=["Name", "Length", "EffectiveLength", "TPM", "NumReads"])
 
 
+def _prefetch_imports(report: bool) -> threading.Thread:
+    """Import the estimation modules (scipy, the EM core) and, for the report, matplotlib in
+    a background thread while the record loop (which releases the GIL) reads the BAM."""
+
+    def load() -> None:
+        try:
+            importlib.import_module("emseq.quant.model")
+            if report:
+                import matplotlib
+
+                matplotlib.use("Agg")
+                importlib.import_module("matplotlib.pyplot")
+        except Exception:  # pragma: no cover - the main thread imports again and reports
+            pass
+
+    thread = threading.Thread(target=load, name="emseq-prefetch", daemon=True)
+    thread.start()
+    return thread
+
+
 class _LogCollector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -260,7 +280,8 @@ def quantify(alignments: str | os.PathLike[str],
              max_iter: int = 10_000, min_iter: int = 50, rel_tol: float = 1e-2,
              truncate_below: float = 1e-2,
              group_by_name: bool | None = None, sort_memory: int = DEFAULT_SORT_MEMORY,
-             burnin: int = 50_000, show_progress: bool | None = None) -> QuantResult:
+             burnin: int = 50_000, show_progress: bool | None = None,
+             prefetch_report: bool = False) -> QuantResult:
     """Estimate transcript abundances from alignments to a transcriptome.
 
     Parameters
@@ -296,6 +317,9 @@ def quantify(alignments: str | os.PathLike[str],
         when every alignment of the fragment has an ``AS`` tag and ``use_scores``.
     incompat_prior : float, default=0.0
         Weight of alignments whose orientation contradicts the library type (0: dropped).
+    prefetch_report : bool, default=False
+        Import matplotlib in the background while reading (set by the CLI when it will draw
+        ``report.png``).
     discard_orphans : bool, default=False
         Drop orphan mates. By default (as Salmon) orphans of a fragment with no concordant
         pair are used as single-end alignments without a fragment length term; orphans of a
@@ -325,6 +349,7 @@ def quantify(alignments: str | os.PathLike[str],
         raise UsageError("fld_mean and fld_sd must be positive")
     if max_fraglen < 10:
         raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
+    _prefetch_imports(prefetch_report)
     collector = _LogCollector()
     package_logger = logging.getLogger("emseq")
     # logs/emseq_quant.log gets INFO messages even when the console shows warnings only
@@ -356,6 +381,9 @@ def quantify(alignments: str | os.PathLike[str],
                 discard_orphans=discard_orphans, progress=bar.update)
         finally:
             bar.close()
+        from .model import (EMOptions, FragmentLengthModel, bootstrap, effective_lengths,
+                            estimate, gibbs)
+
         fld = FragmentLengthModel.from_histogram(classes.fld_histogram, fld_mean, fld_sd)
         efflen = effective_lengths(index.lengths, fld)
         options = EMOptions(vb=vb, vb_prior=vb_prior, per_nucleotide_prior=per_nucleotide_prior,
