@@ -245,10 +245,8 @@ def _prefetch_imports(report: bool) -> threading.Thread:
         try:
             importlib.import_module("emseq.quant.model")
             if report:
-                import matplotlib
-
-                matplotlib.use("Agg")
-                importlib.import_module("matplotlib.pyplot")
+                importlib.import_module("matplotlib.figure")
+                importlib.import_module("matplotlib.backends.backend_agg")
         except Exception:  # pragma: no cover - the main thread imports again and reports
             pass
 
