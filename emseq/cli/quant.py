@@ -20,24 +20,24 @@ logger = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-a", "--alignments", required=True, metavar="BAM",
                         help="BAM/SAM/CRAM aligned to the transcripts (aligner order, collated or "
-                             "coordinate-sorted)")
+                             "coordinate-sorted)%(default).0s")
     parser.add_argument("-t", "--transcripts", metavar="FASTA",
                         help="transcript FASTA (plain or gzipped); names and lengths must match "
-                             "the BAM header (default: lengths from the BAM header)")
+                             "the BAM header (default: lengths from the BAM header)%(default).0s")
     parser.add_argument("-l", "--libType", "--lib-type", dest="lib_type", default="A",
                         choices=["A", "IU", "ISF", "ISR", "U", "SF", "SR"],
                         help="library type; A detects it from the first fragments")
     method = parser.add_mutually_exclusive_group()
     method.add_argument("--vb", dest="vb", action="store_true", default=True,
-                        help="variational Bayes EM (default, as Salmon)")
+                        help="variational Bayes EM (default, as Salmon)%(default).0s")
     method.add_argument("--em", "--useEM", dest="vb", action="store_false",
-                        help="maximum-likelihood EM instead of VBEM")
+                        help="maximum-likelihood EM instead of VBEM%(default).0s")
     parser.add_argument("--vb-prior", "--vbPrior", type=float, default=0.01,
                         help="Dirichlet prior of the VBEM, per transcript (Salmon's default)")
     parser.add_argument("--per-nucleotide-prior", "--perNucleotidePrior", action="store_true",
-                        help="interpret --vb-prior per nucleotide of effective length")
+                        help="interpret --vb-prior per nucleotide of effective length%(default).0s")
     parser.add_argument("--no-squarem", dest="squarem", action="store_false",
-                        help="plain EM iterations (SQUAREM acceleration is on by default)")
+                        help="plain EM iterations (SQUAREM acceleration is on by default)%(default).0s")
     parser.add_argument("--num-bootstraps", "--numBootstraps", type=int, default=0, metavar="N",
                         help="bootstrap replicates (Salmon layout in aux_info/bootstrap)")
     parser.add_argument("--num-gibbs-samples", "--numGibbsSamples", type=int, default=0,
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Gibbs sweeps per kept sample")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstraps")
     parser.add_argument("--tx2gene", metavar="MAP",
-                        help="two-column transcript-to-gene map (TSV); writes quant.genes.sf")
+                        help="two-column transcript-to-gene map (TSV); writes quant.genes.sf%(default).0s")
     parser.add_argument("--fld-mean", type=float, default=250.0,
                         help="prior mean fragment length (the whole model for single-end reads)")
     parser.add_argument("--fld-sd", type=float, default=25.0,
@@ -57,18 +57,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--incompat-prior", type=float, default=0.0,
                         help="weight of alignments contradicting the library type (0: dropped)")
     parser.add_argument("--discard-orphans", action="store_true",
-                        help="drop orphan mates (default: used when a fragment has no pair)")
+                        help="drop orphan mates (default: used when a fragment has no pair)%(default).0s")
     parser.add_argument("--group-by-name", action="store_true", default=None,
                         help="group records by read name in memory (automatic for "
-                             "coordinate-sorted input)")
+                             "coordinate-sorted input)%(default).0s")
     parser.add_argument("--sort-memory", type=float, default=4.0, metavar="GiB",
                         help="memory allowed for grouping a coordinate-sorted BAM by name")
     parser.add_argument("--dump-eq", "--dumpEq", action="store_true",
-                        help="write aux_info/eq_classes.txt")
+                        help="write aux_info/eq_classes.txt%(default).0s")
     parser.add_argument("--no-report", dest="report", action="store_false",
-                        help="do not draw report.png")
+                        help="do not draw report.png%(default).0s")
     parser.add_argument("--force", action="store_true",
-                        help="replace the output directory if it exists")
+                        help="replace the output directory if it exists%(default).0s")
 
 
 def run(args: argparse.Namespace) -> int:
