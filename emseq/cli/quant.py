@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstraps")
     parser.add_argument("--tx2gene", metavar="MAP",
                         help="two-column transcript-to-gene map (TSV); writes quant.genes.sf%(default).0s")
+    parser.add_argument("--gtf", metavar="GTF",
+                        help="take the transcript-to-gene map from a GTF (transcript_id -> "
+                             "gene_id); writes quant.genes.sf%(default).0s")
     parser.add_argument("--fld-mean", type=float, default=250.0,
                         help="prior mean fragment length (the whole model for single-end reads)")
     parser.add_argument("--fld-sd", type=float, default=25.0,
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     result = quantify(
         args.alignments, args.transcripts, n_threads=args.threads, library_type=args.lib_type,
         vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,
-        tx2gene=args.tx2gene, squarem=args.squarem,
+        tx2gene=args.tx2gene, gtf=args.gtf, squarem=args.squarem,
         num_bootstraps=args.num_bootstraps, num_gibbs_samples=args.num_gibbs_samples,
         thinning_factor=args.thinning_factor, seed=args.seed, fld_mean=args.fld_mean,
         fld_sd=args.fld_sd, score_exp=args.score_exp, use_scores=args.score_exp > 0,

@@ -306,7 +306,12 @@ cdef class EqBuilder:
         r.flag = flag
         r.used = 0
         aux = bam_aux_get(b, "AS")
-        r.score = <int32_t> bam_aux2i(aux) if aux != NULL else NO_SCORE
+        if aux != NULL:
+            r.score = <int32_t> bam_aux2i(aux)
+        else:
+            # no alignment score: -6 per edit (bowtie2's mismatch penalty) from NM if present
+            aux = bam_aux_get(b, "NM")
+            r.score = <int32_t> (-6 * bam_aux2i(aux)) if aux != NULL else NO_SCORE
         return RC_OK
 
     cdef int check_recurring(self) noexcept nogil:

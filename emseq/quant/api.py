@@ -26,7 +26,7 @@ from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
 from .transcripts import TranscriptIndex, load_transcripts
 
-__all__ = ["QuantResult", "quantify", "read_tx2gene"]
+__all__ = ["QuantResult", "quantify", "read_tx2gene", "read_gtf_tx2gene", "gene_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +211,36 @@ def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
     return mapping
 
 
+def read_gtf_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Transcript-to-gene map from a GTF (plain or gzipped): ``transcript_id`` → ``gene_id``."""
+    import re
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such GTF file")
+    pattern = re.compile(r'(transcript_id|gene_id) "([^"]+)"')
+    mapping: dict[str, str] = {}
+    with open(path, "rb") as probe:
+        opener = gzip.open if probe.read(2) == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, 1):
+                if line.startswith("#") or not line.strip():
+                    continue
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) != 9:
+                    raise InputError(f"{path}:{lineno}: a GTF line has 9 tab-separated fields, "
+                                     f"this one has {len(fields)}")
+                found = dict(pattern.findall(fields[8]))
+                if "transcript_id" in found and "gene_id" in found:
+                    mapping.setdefault(found["transcript_id"], found["gene_id"])
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read GTF: {exc}") from None
+    if not mapping:
+        raise InputError(f"{path}: no transcript_id/gene_id attributes in the GTF")
+    return mapping
+
+
 def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataFrame:
     """RSEM/Salmon-like ``quant.genes.sf``: NumReads and TPM summed per gene; Length and
     EffectiveLength the TPM-weighted means of the gene's transcripts."""
@@ -269,6 +299,7 @@ def quantify(alignments: str | os.PathLike[str],
              transcripts: str | os.PathLike[str] | TranscriptIndex | None = None, *,
              n_threads: int | None = None, library_type: str = "A", vb: bool = True,
              tx2gene: str | os.PathLike[str] | Mapping[str, str] | None = None,
+             gtf: str | os.PathLike[str] | None = None,
              squarem: bool = True, num_bootstraps: int = 0, num_gibbs_samples: int = 0,
              thinning_factor: int = 16, seed: int = 0,
              fld_mean: float = 250.0, fld_sd: float = 25.0, max_fraglen: int = 1000,
@@ -301,6 +332,9 @@ def quantify(alignments: str | os.PathLike[str],
         ``per_nucleotide_prior``); False runs the maximum-likelihood EM.
     tx2gene : path-like or mapping, optional
         Transcript-to-gene map; gives :attr:`QuantResult.gene_abundances`.
+    gtf : path-like, optional
+        A GTF to take the transcript-to-gene map from instead (``transcript_id`` →
+        ``gene_id``).
     squarem : bool, default=True
         SQUAREM acceleration (safeguarded: the objective never decreases).
     num_bootstraps : int, default=0
@@ -366,7 +400,11 @@ def quantify(alignments: str | os.PathLike[str],
         elif transcripts is not None:
             index = load_transcripts(transcripts)
         gene_map = None
-        if tx2gene is not None:
+        if tx2gene is not None and gtf is not None:
+            raise UsageError("give a transcript-to-gene map or a GTF, not both")
+        if gtf is not None:
+            gene_map = read_gtf_tx2gene(gtf)
+        elif tx2gene is not None:
             gene_map = dict(tx2gene) if isinstance(tx2gene, Mapping) else read_tx2gene(tx2gene)
         bar = _progress_bar(total=None, desc="records", unit="rec", unit_scale=True,
                             enabled=show_progress)
