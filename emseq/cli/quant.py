@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-by-name", action="store_true", default=None,
                         help="group records by read name in memory (automatic for "
                              "coordinate-sorted input)%(default).0s")
-    parser.add_argument("--sort-memory", type=float, default=4.0, metavar="GiB",
+    parser.add_argument("--sort-memory", type=float, default=2.0, metavar="GiB",
                         help="memory allowed for grouping a coordinate-sorted BAM by name")
     parser.add_argument("--dump-eq", "--dumpEq", action="store_true",
                         help="write aux_info/eq_classes.txt%(default).0s")

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 LIBRARY_TYPES = ("A", "IU", "ISF", "ISR", "U", "SF", "SR")
 
 #: Memory allowed for grouping a coordinate-sorted BAM by read name in memory.
-DEFAULT_SORT_MEMORY = 4 << 30
+DEFAULT_SORT_MEMORY = 2 << 30
 
 
 @dataclass
