@@ -290,10 +290,15 @@ def _run(handle, index, tid_map, grouped, n_threads, library_type, *, sort_memor
         incompat_prior=incompat_prior, n_bins=weight_bins, discard_orphans=int(discard_orphans),
         track_order=int(track_order))
     threads = max(1, min(int(n_threads), 4))
-    if grouped:
-        rc = builder.read_grouped(handle, threads, progress, sort_memory)
-    else:
-        rc = builder.read_stream(handle, threads, progress)
+    # htslib's own messages about a damaged record would add lines to our one-line error
+    saved = pysam.set_verbosity(0)
+    try:
+        if grouped:
+            rc = builder.read_grouped(handle, threads, progress, sort_memory)
+        else:
+            rc = builder.read_stream(handle, threads, progress)
+    finally:
+        pysam.set_verbosity(saved)
     return builder, rc
 
 
