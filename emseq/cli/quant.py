@@ -20,25 +20,37 @@ logger = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-a", "--alignments", required=True, metavar="BAM",
                         help="BAM/SAM/CRAM aligned to the transcripts (aligner order, collated or "
-                             "coordinate-sorted)")
+                             "coordinate-sorted)%(default).0s")
     parser.add_argument("-t", "--transcripts", metavar="FASTA",
                         help="transcript FASTA (plain or gzipped); names and lengths must match "
-                             "the BAM header (default: lengths from the BAM header)")
+                             "the BAM header (default: lengths from the BAM header)%(default).0s")
     parser.add_argument("-l", "--libType", "--lib-type", dest="lib_type", default="A",
                         choices=["A", "IU", "ISF", "ISR", "U", "SF", "SR"],
                         help="library type; A detects it from the first fragments")
     method = parser.add_mutually_exclusive_group()
     method.add_argument("--vb", dest="vb", action="store_true", default=True,
-                        help="variational Bayes EM (default, as Salmon)")
+                        help="variational Bayes EM (default, as Salmon)%(default).0s")
     method.add_argument("--em", "--useEM", dest="vb", action="store_false",
-                        help="maximum-likelihood EM instead of VBEM")
+                        help="maximum-likelihood EM instead of VBEM%(default).0s")
+    parser.add_argument("--vb-prior", "--vbPrior", type=float, default=0.01,
+                        help="Dirichlet prior of the VBEM, per transcript (Salmon's default)")
+    parser.add_argument("--per-nucleotide-prior", "--perNucleotidePrior", action="store_true",
+                        help="interpret --vb-prior per nucleotide of effective length%(default).0s")
     parser.add_argument("--no-squarem", dest="squarem", action="store_false",
-                        help="plain EM iterations (SQUAREM acceleration is on by default)")
+                        help="plain EM iterations (SQUAREM acceleration is on by default)%(default).0s")
     parser.add_argument("--num-bootstraps", "--numBootstraps", type=int, default=0, metavar="N",
                         help="bootstrap replicates (Salmon layout in aux_info/bootstrap)")
+    parser.add_argument("--num-gibbs-samples", "--numGibbsSamples", type=int, default=0,
+                        metavar="N", help="posterior samples by collapsed Gibbs sampling "
+                                          "(same layout as bootstraps)")
+    parser.add_argument("--thinning-factor", "--thinningFactor", type=int, default=16,
+                        help="Gibbs sweeps per kept sample")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstraps")
     parser.add_argument("--tx2gene", metavar="MAP",
-                        help="two-column transcript-to-gene map (TSV); writes quant.genes.sf")
+                        help="two-column transcript-to-gene map (TSV); writes quant.genes.sf%(default).0s")
+    parser.add_argument("--gtf", metavar="GTF",
+                        help="take the transcript-to-gene map from a GTF (transcript_id -> "
+                             "gene_id); writes quant.genes.sf%(default).0s")
     parser.add_argument("--fld-mean", type=float, default=250.0,
                         help="prior mean fragment length (the whole model for single-end reads)")
     parser.add_argument("--fld-sd", type=float, default=25.0,
@@ -48,18 +60,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--incompat-prior", type=float, default=0.0,
                         help="weight of alignments contradicting the library type (0: dropped)")
     parser.add_argument("--discard-orphans", action="store_true",
-                        help="drop orphan mates (default: used when a fragment has no pair)")
+                        help="drop orphan mates (default: used when a fragment has no pair)%(default).0s")
     parser.add_argument("--group-by-name", action="store_true", default=None,
                         help="group records by read name in memory (automatic for "
-                             "coordinate-sorted input)")
-    parser.add_argument("--sort-memory", type=float, default=4.0, metavar="GiB",
+                             "coordinate-sorted input)%(default).0s")
+    parser.add_argument("--sort-memory", type=float, default=2.0, metavar="GiB",
                         help="memory allowed for grouping a coordinate-sorted BAM by name")
     parser.add_argument("--dump-eq", "--dumpEq", action="store_true",
-                        help="write aux_info/eq_classes.txt")
+                        help="write aux_info/eq_classes.txt%(default).0s")
     parser.add_argument("--no-report", dest="report", action="store_false",
-                        help="do not draw report.png")
+                        help="do not draw report.png%(default).0s")
     parser.add_argument("--force", action="store_true",
-                        help="replace the output directory if it exists")
+                        help="replace the output directory if it exists%(default).0s")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,18 +80,20 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and not args.force:
         raise InputError(f"output directory {output} exists; pass --force to replace it")
-    if args.num_bootstraps < 0:
-        raise UsageError(f"--num-bootstraps must be >= 0, got {args.num_bootstraps}")
+    if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
+        raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
     if args.sort_memory <= 0:
         raise UsageError("--sort-memory must be positive")
     result = quantify(
         args.alignments, args.transcripts, n_threads=args.threads, library_type=args.lib_type,
-        vb=args.vb, tx2gene=args.tx2gene, squarem=args.squarem,
-        num_bootstraps=args.num_bootstraps, seed=args.seed, fld_mean=args.fld_mean,
+        vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,
+        tx2gene=args.tx2gene, gtf=args.gtf, squarem=args.squarem,
+        num_bootstraps=args.num_bootstraps, num_gibbs_samples=args.num_gibbs_samples,
+        thinning_factor=args.thinning_factor, seed=args.seed, fld_mean=args.fld_mean,
         fld_sd=args.fld_sd, score_exp=args.score_exp, use_scores=args.score_exp > 0,
         incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
         group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
-        show_progress=None if not args.quiet else False)
+        show_progress=None if not args.quiet else False, prefetch_report=args.report)
     command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     if output.exists():  # --force: the old result is replaced only once the new one is written
         fresh = output.with_name(f".{output.name}.new-{os.getpid()}")

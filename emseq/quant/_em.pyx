@@ -38,7 +38,8 @@ def e_step(const int64_t[::1] offsets,     # IN (n_classes + 1,)
     if offsets.shape[0] != n_classes + 1 or out.shape[0] != n_tx or inv_efflen.shape[0] != n_tx:
         raise ValueError("e_step: inconsistent array shapes")
     nt = n_threads if n_threads > 1 else 1
-    if n_classes < 256:
+    if tids.shape[0] < 32768:
+        # a parallel region costs more than a small E-step (and far more on a loaded machine)
         nt = 1
     buf = <double *> calloc(<size_t> nt * n_tx, sizeof(double))
     if buf == NULL:

@@ -87,17 +87,45 @@ cdef struct FAln:
 
 
 cdef struct SortRec:
-    bam1_t *b
+    const char *name
     int64_t index
 
 
 cdef int _cmp_sortrec(const void *a, const void *b) noexcept nogil:
     cdef const SortRec *x = <const SortRec *> a
     cdef const SortRec *y = <const SortRec *> b
-    cdef int c = strcmp(bam_get_qname(x.b), bam_get_qname(y.b))
+    cdef int c = strcmp(x.name, y.name)
     if c != 0:
         return c
     return -1 if x.index < y.index else (1 if x.index > y.index else 0)
+
+
+cdef int rec_from_bam(bam1_t *b, Rec *r) noexcept nogil:
+    """Reduce a record to the fields the fragment logic needs (RC_ZERO_SPAN if unplaceable)."""
+    cdef uint8_t *aux
+    r.tid = b.core.tid
+    r.mtid = b.core.mtid
+    r.pos = b.core.pos
+    r.mpos = b.core.mpos
+    r.flag = b.core.flag
+    r.used = 0
+    r.end = r.pos
+    r.score = NO_SCORE
+    if (r.flag & (F_UNMAP | F_SUPPL | F_QCFAIL)) or r.tid < 0:
+        return RC_OK
+    if b.core.n_cigar == 0:
+        return RC_ZERO_SPAN
+    r.end = bam_endpos(b)
+    if r.end <= r.pos:
+        return RC_ZERO_SPAN
+    aux = bam_aux_get(b, "AS")
+    if aux != NULL:
+        r.score = <int32_t> bam_aux2i(aux)
+    else:
+        # no alignment score: -6 per edit (bowtie2's mismatch penalty) from NM if present
+        aux = bam_aux_get(b, "NM")
+        r.score = <int32_t> (-6 * bam_aux2i(aux)) if aux != NULL else NO_SCORE
+    return RC_OK
 
 
 cdef inline uint64_t _hash_bytes(const char *s, uint64_t h) noexcept nogil:
@@ -254,10 +282,24 @@ cdef class EqBuilder:
     # ------------------------------------------------------------------ record level
     cdef int add_record(self, bam1_t *b) noexcept nogil:
         """Feed one record; return an RC_* code."""
-        cdef char *qname = bam_get_qname(b)
-        cdef uint16_t flag = b.core.flag
-        cdef Rec *r
-        cdef uint8_t *aux
+        cdef Rec r
+        cdef int rc = rec_from_bam(b, &r)
+        if rc != RC_OK:
+            self.set_name(bam_get_qname(b))
+            return rc
+        return self.add_rec(bam_get_qname(b), &r)
+
+    cdef int set_name(self, const char *qname) noexcept nogil:
+        cdef size_t n = strlen(qname)
+        if n >= 1023:
+            return RC_NAME_TOO_LONG
+        memcpy(self.name, qname, n + 1)
+        self.have_name = 1
+        return RC_OK
+
+    cdef int add_rec(self, const char *qname, const Rec *src) noexcept nogil:
+        """Feed one record already reduced to a :c:type:`Rec`; return an RC_* code."""
+        cdef uint16_t flag = src.flag
         cdef int rc = RC_OK
         self.n_records += 1
         if self.have_name == 0 or strcmp(qname, self.name) != 0:
@@ -265,26 +307,25 @@ cdef class EqBuilder:
                 rc = self.end_group()
                 if rc != RC_OK:
                     return rc
-            if strlen(qname) >= 1023:
-                return RC_NAME_TOO_LONG
-            memcpy(self.name, qname, strlen(qname) + 1)
-            self.have_name = 1
+            rc = self.set_name(qname)
+            if rc != RC_OK:
+                return rc
         if self.track_order:
-            if b.core.tid >= 0 and (b.core.tid < self.last_tid or
-                                    (b.core.tid == self.last_tid and b.core.pos < self.last_pos)):
+            if src.tid >= 0 and (src.tid < self.last_tid or
+                                 (src.tid == self.last_tid and src.pos < self.last_pos)):
                 self.track_order = 0
                 free(self.seen)
                 self.seen = NULL
-            elif b.core.tid >= 0:
-                self.last_tid = b.core.tid
-                self.last_pos = b.core.pos
+            elif src.tid >= 0:
+                self.last_tid = src.tid
+                self.last_pos = src.pos
         if flag & F_SUPPL:
             self.n_supplementary += 1
             return RC_OK
         if flag & F_QCFAIL:
             self.n_qcfail += 1
             return RC_OK
-        if flag & F_UNMAP or b.core.tid < 0:
+        if flag & F_UNMAP or src.tid < 0:
             self.n_unmapped_records += 1
             return RC_OK
         if self.n_recs == self.cap_recs:
@@ -292,21 +333,8 @@ cdef class EqBuilder:
             self.recs = <Rec *> realloc(self.recs, self.cap_recs * sizeof(Rec))
             if self.recs == NULL:
                 return RC_MEMORY
-        r = &self.recs[self.n_recs]
+        self.recs[self.n_recs] = src[0]
         self.n_recs += 1
-        r.tid = b.core.tid
-        r.mtid = b.core.mtid
-        r.pos = b.core.pos
-        if b.core.n_cigar == 0:
-            return RC_ZERO_SPAN
-        r.end = bam_endpos(b)
-        if r.end <= r.pos:
-            return RC_ZERO_SPAN
-        r.mpos = b.core.mpos
-        r.flag = flag
-        r.used = 0
-        aux = bam_aux_get(b, "AS")
-        r.score = <int32_t> bam_aux2i(aux) if aux != NULL else NO_SCORE
         return RC_OK
 
     cdef int check_recurring(self) noexcept nogil:
@@ -349,7 +377,8 @@ cdef class EqBuilder:
         self.seen[i] = h
         self.seen_n += 1
 
-    cdef int push_faln(self, int32_t tid, int32_t fraglen, int32_t fmt, int32_t score) noexcept nogil:
+    cdef int push_faln(self, int32_t tid, int32_t fraglen, int32_t fmt,
+                       int32_t score) noexcept nogil:
         if self.n_fa == self.cap_fa:
             self.cap_fa *= 2
             self.fa = <FAln *> realloc(self.fa, self.cap_fa * sizeof(FAln))
@@ -459,7 +488,8 @@ cdef class EqBuilder:
             self.fmt_counts[self.fa[start].fmt] += 1
         if self.n_frag_buf == self.cap_frag:
             self.cap_frag *= 2
-            self.frag_off = <int64_t *> realloc(self.frag_off, (self.cap_frag + 1) * sizeof(int64_t))
+            self.frag_off = <int64_t *> realloc(self.frag_off,
+                                                (self.cap_frag + 1) * sizeof(int64_t))
             if self.frag_off == NULL:
                 return RC_MEMORY
         self.n_frag_buf += 1
@@ -485,7 +515,8 @@ cdef class EqBuilder:
             sr = self.fmt_counts[FMT_SR]
             if isf + isr >= sf + sr:
                 frac = isf / <double> max(1, isf + isr)
-                self.detected_lib = LIB_ISF if frac >= 0.8 else (LIB_ISR if frac <= 0.2 else LIB_IU)
+                self.detected_lib = (LIB_ISF if frac >= 0.8 else
+                                     (LIB_ISR if frac <= 0.2 else LIB_IU))
             else:
                 frac = sf / <double> max(1, sf + sr)
                 self.detected_lib = LIB_SF if frac >= 0.8 else (LIB_SR if frac <= 0.2 else LIB_U)
@@ -497,7 +528,11 @@ cdef class EqBuilder:
         cdef double total = 0.0, z, s, acc
         cdef double *tmp = <double *> malloc((L + 1) * sizeof(double))
         cdef double kern[5]
-        kern[0] = 1.0 / 16; kern[1] = 4.0 / 16; kern[2] = 6.0 / 16; kern[3] = 4.0 / 16; kern[4] = 1.0 / 16
+        kern[0] = 1.0 / 16
+        kern[1] = 4.0 / 16
+        kern[2] = 6.0 / 16
+        kern[3] = 4.0 / 16
+        kern[4] = 1.0 / 16
         z = 0.0
         for l in range(L + 1):
             tmp[l] = exp(-0.5 * ((l - self.fld_mean) / self.fld_sd) ** 2) if l > 0 else 0.0
@@ -640,7 +675,8 @@ cdef class EqBuilder:
                 off = self.cls_off[c]
                 same = 1
                 for i in range(k):
-                    if self.e_tid[off + i] != self.s_tid[i] or self.e_bin[off + i] != self.s_bin[i]:
+                    if (self.e_tid[off + i] != self.s_tid[i]
+                            or self.e_bin[off + i] != self.s_bin[i]):
                         same = 0
                         break
                 if same:
@@ -652,8 +688,10 @@ cdef class EqBuilder:
         # new class
         if self.n_classes == self.cap_classes:
             self.cap_classes *= 2
-            self.cls_off = <int64_t *> realloc(self.cls_off, (self.cap_classes + 1) * sizeof(int64_t))
-            self.cls_hash = <uint64_t *> realloc(self.cls_hash, self.cap_classes * sizeof(uint64_t))
+            self.cls_off = <int64_t *> realloc(self.cls_off,
+                                               (self.cap_classes + 1) * sizeof(int64_t))
+            self.cls_hash = <uint64_t *> realloc(self.cls_hash,
+                                                 self.cap_classes * sizeof(uint64_t))
             self.cls_count = <double *> realloc(self.cls_count, self.cap_classes * sizeof(double))
             if self.cls_off == NULL or self.cls_hash == NULL or self.cls_count == NULL:
                 return RC_MEMORY
@@ -785,15 +823,22 @@ cdef class EqBuilder:
         return rc
 
     def read_grouped(self, AlignmentFile f, int n_threads=1, object progress=None,
-                     int64_t memory_limit=4 << 30):
-        """Read every record into memory, sort by read name, then feed the groups."""
+                     int64_t memory_limit=2 << 30):
+        """Read every record into memory as a compact :c:type:`Rec` plus its name (about
+        70-90 bytes a record), sort by read name, then feed the groups."""
         cdef bam1_t *b = bam_init1()
         cdef htsFile *fp = f.htsfile
         cdef sam_hdr_t *hdr = f.header.ptr
-        cdef SortRec *arr = NULL
-        cdef int64_t n = 0, cap = 0, i, used = 0, since = 0
+        cdef Rec *recs = NULL
+        cdef Rec *grown_recs
+        cdef char *arena = NULL
+        cdef char *grown_arena
+        cdef int64_t *name_off = NULL
+        cdef int64_t *grown_off
+        cdef SortRec *order = NULL
+        cdef int64_t n = 0, cap = 0, i, since = 0, arena_n = 0, arena_cap = 0, used = 0
+        cdef size_t ln
         cdef int ret = 0, rc = RC_OK
-        cdef bam1_t *copy
         if b == NULL:
             raise MemoryError()
         if n_threads > 1:
@@ -806,19 +851,34 @@ cdef class EqBuilder:
                     if ret < 0:
                         break
                     if n == cap:
-                        cap = 1024 if cap == 0 else cap * 2
-                        arr = <SortRec *> realloc(arr, cap * sizeof(SortRec))
-                        if arr == NULL:
+                        cap = 4096 if cap == 0 else cap * 2
+                        grown_recs = <Rec *> realloc(recs, cap * sizeof(Rec))
+                        if grown_recs == NULL:
                             rc = RC_MEMORY
                             break
-                    copy = bam_dup1(b)
-                    if copy == NULL:
-                        rc = RC_MEMORY
+                        recs = grown_recs
+                        grown_off = <int64_t *> realloc(name_off, cap * sizeof(int64_t))
+                        if grown_off == NULL:
+                            rc = RC_MEMORY
+                            break
+                        name_off = grown_off
+                    rc = rec_from_bam(b, &recs[n])
+                    if rc != RC_OK:
+                        self.set_name(bam_get_qname(b))
                         break
-                    used += sizeof(bam1_t) + copy.m_data + sizeof(SortRec)
-                    arr[n].b = copy
-                    arr[n].index = n
+                    ln = strlen(bam_get_qname(b)) + 1
+                    if arena_n + <int64_t> ln > arena_cap:
+                        arena_cap = (1 << 20) if arena_cap == 0 else arena_cap * 2
+                        grown_arena = <char *> realloc(arena, arena_cap)
+                        if grown_arena == NULL:
+                            rc = RC_MEMORY
+                            break
+                        arena = grown_arena
+                    memcpy(arena + arena_n, bam_get_qname(b), ln)
+                    name_off[n] = arena_n
+                    arena_n += ln
                     n += 1
+                    used = cap * (sizeof(Rec) + sizeof(int64_t) + sizeof(SortRec)) + arena_cap
                     if used > memory_limit:
                         rc = RC_MEMORY
                         break
@@ -830,9 +890,16 @@ cdef class EqBuilder:
                 if rc == RC_OK and ret < -1:
                     rc = RC_TRUNCATED
                 if rc == RC_OK:
-                    qsort(arr, n, sizeof(SortRec), _cmp_sortrec)
+                    order = <SortRec *> malloc(max(n, 1) * sizeof(SortRec))
+                    if order == NULL:
+                        rc = RC_MEMORY
+                if rc == RC_OK:
                     for i in range(n):
-                        rc = self.add_record(arr[i].b)
+                        order[i].name = arena + name_off[i]
+                        order[i].index = i
+                    qsort(order, n, sizeof(SortRec), _cmp_sortrec)
+                    for i in range(n):
+                        rc = self.add_rec(order[i].name, &recs[order[i].index])
                         if rc != RC_OK:
                             break
                     if rc == RC_OK:
@@ -840,9 +907,10 @@ cdef class EqBuilder:
             if progress is not None and since:
                 progress(since)
         finally:
-            for i in range(n):
-                bam_destroy1(arr[i].b)
-            free(arr)
+            free(recs)
+            free(name_off)
+            free(arena)
+            free(order)
             bam_destroy1(b)
         self.sort_bytes = used
         self._note_problem(rc)

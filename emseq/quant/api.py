@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import gzip
+import importlib
 import json
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +24,9 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
-from .model import EMOptions, FragmentLengthModel, bootstrap, effective_lengths, estimate
 from .transcripts import TranscriptIndex, load_transcripts
 
-__all__ = ["QuantResult", "quantify", "read_tx2gene"]
+__all__ = ["QuantResult", "quantify", "read_tx2gene", "read_gtf_tx2gene", "gene_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class QuantResult:
         Fragments read, and fragments assigned to a class.
     mapping_rate : float
         ``num_mapped / num_processed``.
-    bootstraps : ndarray of shape (n_bootstraps, n_transcripts) or None
-        Expected counts of each bootstrap replicate.
+    bootstraps : ndarray of shape (n_samples, n_transcripts) or None
+        Expected counts of each bootstrap replicate, or the Gibbs samples.
     gene_abundances : DataFrame or None
         Gene-level table (``quant.genes.sf``) when a transcript-to-gene map was given.
     """
@@ -84,8 +85,9 @@ class QuantResult:
         Files: ``quant.sf``, ``cmd_info.json``, ``lib_format_counts.json``,
         ``libParams/flenDist.txt``, ``convergence.tsv``, ``logs/emseq_quant.log``,
         ``quant.genes.sf`` (with a gene map), ``aux_info/bootstrap/{names.tsv.gz,
-        bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``),
-        ``report.png`` (``report``), then ``aux_info/meta_info.json``.
+        bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``; Salmon's
+        ``--dumpEq`` format, ``k t_1 … t_k count``), ``report.png`` (``report``), then
+        ``aux_info/meta_info.json``.
         """
         directory = Path(directory)
         with atomic_output_dir(directory) as stage:
@@ -129,7 +131,8 @@ class QuantResult:
             meta = {
                 "salmon_version": SALMON_COMPAT_VERSION,
                 "emseq_version": __version__,
-                "samp_type": "bootstrap" if n_boot else "none",
+                "samp_type": ("gibbs" if self.options.get("num_gibbs_samples") else "bootstrap")
+                if n_boot else "none",
                 "opt_type": "vb" if self.options.get("vb", True) else "em",
                 "quant_errors": [],
                 "num_libraries": 1,
@@ -142,6 +145,7 @@ class QuantResult:
                 "num_valid_targets": len(self.names),
                 "num_eq_classes": int(self.eq_classes.n_classes),
                 "num_bootstraps": n_boot,
+                "num_gibbs_samples": n_boot if self.options.get("num_gibbs_samples") else 0,
                 "num_processed": int(self.num_processed),
                 "num_mapped": int(self.num_mapped),
                 "percent_mapped": 100.0 * float(self.mapping_rate),
@@ -155,7 +159,7 @@ class QuantResult:
             _write_json(stage / "aux_info" / "meta_info.json", meta)
         return directory
 
-    def _write_eq(self, path: Path) -> None:
+    def _write_eq(self, path: Path, weights: bool = False) -> None:
         eq = self.eq_classes
         with atomic_write(path) as handle:
             handle.write(f"{len(self.names)}\n{eq.n_classes}\n")
@@ -163,8 +167,11 @@ class QuantResult:
             for c in range(eq.n_classes):
                 lo, hi = eq.offsets[c], eq.offsets[c + 1]
                 tids = " ".join(str(t) for t in eq.tids[lo:hi])
-                weights = " ".join(f"{w:.6g}" for w in eq.weights[lo:hi])
-                handle.write(f"{hi - lo} {tids} {weights} {int(round(eq.counts[c]))}\n")
+                if weights:
+                    w = " ".join(f"{w:.6g}" for w in eq.weights[lo:hi])
+                    handle.write(f"{hi - lo} {tids} {w} {int(round(eq.counts[c]))}\n")
+                else:
+                    handle.write(f"{hi - lo} {tids} {int(round(eq.counts[c]))}\n")
 
 
 def _jsonable(value: Any) -> Any:
@@ -204,6 +211,36 @@ def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
     return mapping
 
 
+def read_gtf_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Transcript-to-gene map from a GTF (plain or gzipped): ``transcript_id`` → ``gene_id``."""
+    import re
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such GTF file")
+    pattern = re.compile(r'(transcript_id|gene_id) "([^"]+)"')
+    mapping: dict[str, str] = {}
+    with open(path, "rb") as probe:
+        opener = gzip.open if probe.read(2) == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, 1):
+                if line.startswith("#") or not line.strip():
+                    continue
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) != 9:
+                    raise InputError(f"{path}:{lineno}: a GTF line has 9 tab-separated fields, "
+                                     f"this one has {len(fields)}")
+                found = dict(pattern.findall(fields[8]))
+                if "transcript_id" in found and "gene_id" in found:
+                    mapping.setdefault(found["transcript_id"], found["gene_id"])
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read GTF: {exc}") from None
+    if not mapping:
+        raise InputError(f"{path}: no transcript_id/gene_id attributes in the GTF")
+    return mapping
+
+
 def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataFrame:
     """RSEM/Salmon-like ``quant.genes.sf``: NumReads and TPM summed per gene; Length and
     EffectiveLength the TPM-weighted means of the gene's transcripts."""
@@ -230,6 +267,24 @@ def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataF
     return pd.DataFrame(rows, columns=["Name", "Length", "EffectiveLength", "TPM", "NumReads"])
 
 
+def _prefetch_imports(report: bool) -> threading.Thread:
+    """Import the estimation modules (scipy, the EM core) and, for the report, matplotlib in
+    a background thread while the record loop (which releases the GIL) reads the BAM."""
+
+    def load() -> None:
+        try:
+            importlib.import_module("emseq.quant.model")
+            if report:
+                importlib.import_module("matplotlib.figure")
+                importlib.import_module("matplotlib.backends.backend_agg")
+        except Exception:  # pragma: no cover - the main thread imports again and reports
+            pass
+
+    thread = threading.Thread(target=load, name="emseq-prefetch", daemon=True)
+    thread.start()
+    return thread
+
+
 class _LogCollector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -244,13 +299,18 @@ def quantify(alignments: str | os.PathLike[str],
              transcripts: str | os.PathLike[str] | TranscriptIndex | None = None, *,
              n_threads: int | None = None, library_type: str = "A", vb: bool = True,
              tx2gene: str | os.PathLike[str] | Mapping[str, str] | None = None,
-             squarem: bool = True, num_bootstraps: int = 0, seed: int = 0,
+             gtf: str | os.PathLike[str] | None = None,
+             squarem: bool = True, num_bootstraps: int = 0, num_gibbs_samples: int = 0,
+             thinning_factor: int = 16, seed: int = 0,
              fld_mean: float = 250.0, fld_sd: float = 25.0, max_fraglen: int = 1000,
              score_exp: float = 1.0, use_scores: bool = True, incompat_prior: float = 0.0,
              weight_bins: int = 4, discard_orphans: bool = False, vb_prior: float = 0.01,
+             per_nucleotide_prior: bool = False,
              max_iter: int = 10_000, min_iter: int = 50, rel_tol: float = 1e-2,
+             truncate_below: float = 1e-2,
              group_by_name: bool | None = None, sort_memory: int = DEFAULT_SORT_MEMORY,
-             burnin: int = 50_000, show_progress: bool | None = None) -> QuantResult:
+             burnin: int = 50_000, show_progress: bool | None = None,
+             prefetch_report: bool = False) -> QuantResult:
     """Estimate transcript abundances from alignments to a transcriptome.
 
     Parameters
@@ -268,13 +328,20 @@ def quantify(alignments: str | os.PathLike[str],
         ``"A"`` detects the orientation from the first ``burnin`` fragments.
     vb : bool, default=True
         Variational Bayes EM (Salmon's default) with a Dirichlet prior of ``vb_prior`` per
-        nucleotide; False runs the maximum-likelihood EM.
+        transcript (Salmon's default; per nucleotide of effective length with
+        ``per_nucleotide_prior``); False runs the maximum-likelihood EM.
     tx2gene : path-like or mapping, optional
         Transcript-to-gene map; gives :attr:`QuantResult.gene_abundances`.
+    gtf : path-like, optional
+        A GTF to take the transcript-to-gene map from instead (``transcript_id`` →
+        ``gene_id``).
     squarem : bool, default=True
         SQUAREM acceleration (safeguarded: the objective never decreases).
     num_bootstraps : int, default=0
         Bootstrap replicates (class counts resampled, EM re-run).
+    num_gibbs_samples : int, default=0
+        Posterior samples by collapsed Gibbs sampling, one kept every ``thinning_factor``
+        sweeps (exclusive with ``num_bootstraps``).
     fld_mean, fld_sd : float
         Normal prior of the fragment length distribution (the whole model for single-end).
     score_exp : float, default=1.0
@@ -282,6 +349,9 @@ def quantify(alignments: str | os.PathLike[str],
         when every alignment of the fragment has an ``AS`` tag and ``use_scores``.
     incompat_prior : float, default=0.0
         Weight of alignments whose orientation contradicts the library type (0: dropped).
+    prefetch_report : bool, default=False
+        Import matplotlib in the background while reading (set by the CLI when it will draw
+        ``report.png``).
     discard_orphans : bool, default=False
         Drop orphan mates. By default (as Salmon) orphans of a fragment with no concordant
         pair are used as single-end alignments without a fragment length term; orphans of a
@@ -301,12 +371,17 @@ def quantify(alignments: str | os.PathLike[str],
     started = time.perf_counter()
     start_time = _dt.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Y")
     threads = resolve_threads(n_threads)
-    if num_bootstraps < 0:
-        raise UsageError(f"num_bootstraps must be >= 0, got {num_bootstraps}")
+    if num_bootstraps < 0 or num_gibbs_samples < 0:
+        raise UsageError("num_bootstraps and num_gibbs_samples must be >= 0")
+    if num_bootstraps and num_gibbs_samples:
+        raise UsageError("choose bootstraps or Gibbs samples, not both")
+    if thinning_factor < 1:
+        raise UsageError(f"thinning_factor must be at least 1, got {thinning_factor}")
     if fld_mean <= 0 or fld_sd <= 0:
         raise UsageError("fld_mean and fld_sd must be positive")
     if max_fraglen < 10:
         raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
+    _prefetch_imports(prefetch_report)
     collector = _LogCollector()
     package_logger = logging.getLogger("emseq")
     # logs/emseq_quant.log gets INFO messages even when the console shows warnings only
@@ -325,7 +400,11 @@ def quantify(alignments: str | os.PathLike[str],
         elif transcripts is not None:
             index = load_transcripts(transcripts)
         gene_map = None
-        if tx2gene is not None:
+        if tx2gene is not None and gtf is not None:
+            raise UsageError("give a transcript-to-gene map or a GTF, not both")
+        if gtf is not None:
+            gene_map = read_gtf_tx2gene(gtf)
+        elif tx2gene is not None:
             gene_map = dict(tx2gene) if isinstance(tx2gene, Mapping) else read_tx2gene(tx2gene)
         bar = _progress_bar(total=None, desc="records", unit="rec", unit_scale=True,
                             enabled=show_progress)
@@ -338,10 +417,15 @@ def quantify(alignments: str | os.PathLike[str],
                 discard_orphans=discard_orphans, progress=bar.update)
         finally:
             bar.close()
+        from .model import (EMOptions, FragmentLengthModel, bootstrap, effective_lengths,
+                            estimate, gibbs)
+
         fld = FragmentLengthModel.from_histogram(classes.fld_histogram, fld_mean, fld_sd)
         efflen = effective_lengths(index.lengths, fld)
-        options = EMOptions(vb=vb, vb_prior=vb_prior, squarem=squarem, rel_tol=rel_tol,
-                            min_iter=min_iter, max_iter=max_iter, n_threads=threads)
+        options = EMOptions(vb=vb, vb_prior=vb_prior, per_nucleotide_prior=per_nucleotide_prior,
+                            squarem=squarem, rel_tol=rel_tol,
+                            min_iter=min_iter, max_iter=max_iter, n_threads=threads,
+                            truncate_below=truncate_below)
         num_reads, monitor = estimate(classes, efflen, options)
         logger.info("%s: %d iterations, objective %.6f", monitor.name, monitor.n_iter,
                     monitor.history[-1] if monitor.history else float("nan"))
@@ -355,16 +439,23 @@ def quantify(alignments: str | os.PathLike[str],
             boots = bootstrap(classes, efflen, options, num_bootstraps, start=num_reads,
                               seed=seed, n_threads=threads)
             logger.info("%d bootstrap replicates", num_bootstraps)
+        elif num_gibbs_samples:
+            boots = gibbs(classes, efflen, num_reads, num_gibbs_samples,
+                          thinning=thinning_factor, prior=vb_prior, seed=seed)
+            logger.info("%d Gibbs samples (thinning %d)", num_gibbs_samples, thinning_factor)
         genes = gene_table(abundances, gene_map) if gene_map is not None else None
         stats = classes.stats
         processed = int(stats["num_processed"])
         mapped = int(stats["num_mapped"])
         params = {"alignments": os.fspath(alignments),
                   "transcripts": index.source, "library_type": library_type, "vb": vb,
-                  "squarem": squarem, "num_bootstraps": num_bootstraps, "seed": seed,
+                  "squarem": squarem, "num_bootstraps": num_bootstraps,
+                  "num_gibbs_samples": num_gibbs_samples, "thinning_factor": thinning_factor,
+                  "seed": seed,
                   "fld_mean": fld_mean, "fld_sd": fld_sd, "score_exp": score_exp,
                   "incompat_prior": incompat_prior, "weight_bins": weight_bins,
                   "discard_orphans": discard_orphans, "vb_prior": vb_prior,
+                  "per_nucleotide_prior": per_nucleotide_prior,
                   "threads": threads}
         return QuantResult(
             abundances=abundances, convergence=monitor.to_frame(), fragment_length=fld,

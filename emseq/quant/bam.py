@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 LIBRARY_TYPES = ("A", "IU", "ISF", "ISR", "U", "SF", "SR")
 
 #: Memory allowed for grouping a coordinate-sorted BAM by read name in memory.
-DEFAULT_SORT_MEMORY = 4 << 30
+DEFAULT_SORT_MEMORY = 2 << 30
 
 
 @dataclass
@@ -103,6 +104,16 @@ def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFi
     return handle
 
 
+@contextlib.contextmanager
+def _closing(handle: pysam.AlignmentFile):
+    """Close an alignment file; a close error after a read error must not hide the latter."""
+    try:
+        yield handle
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            handle.close()
+
+
 def _tid_map(handle: pysam.AlignmentFile, path: str,
              index: TranscriptIndex | None) -> tuple[TranscriptIndex, np.ndarray]:
     names = list(handle.references)
@@ -154,8 +165,8 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         (``SO:coordinate``) and, failing that, from read names recurring in a file whose
         records are in coordinate order (the file is then read a second time).
     sort_memory : int
-        Bytes allowed for that grouping; past it, an :class:`InputError` asks for
-        ``samtools collate``.
+        Bytes allowed for grouping in memory; past it the file is sorted by name on disk
+        (``samtools sort -n`` through pysam, in a temporary directory) and read again.
 
     Returns
     -------
@@ -175,7 +186,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
     reference = index.source if index is not None and index.source.endswith(
         (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz")) else None
     handle = _open(path, reference, n_threads)
-    with handle:
+    with _closing(handle):
         index, tid_map = _tid_map(handle, path, index)
         header = handle.header.to_dict()
         sort_order = header.get("HD", {}).get("SO", "unknown")
@@ -191,7 +202,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                        "coordinate order: grouping the records by read name in memory",
                        path, builder.problem_read)
         handle = _open(path, reference, n_threads)
-        with handle:
+        with _closing(handle):
             builder, rc = _run(handle, index, tid_map, True, n_threads, library_type,
                                sort_memory=sort_memory, burnin=burnin, max_fraglen=max_fraglen,
                                fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
@@ -199,6 +210,15 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                                weight_bins=weight_bins, discard_orphans=discard_orphans,
                                track_order=False, progress=progress)
         grouped = True
+    spilled = False
+    if rc == _reader.RC["memory"] and grouped:
+        spilled = True
+        builder, rc = _spill_and_read(path, reference, index, tid_map, n_threads, library_type,
+                                      sort_memory, progress, burnin=burnin,
+                                      max_fraglen=max_fraglen, fld_mean=fld_mean, fld_sd=fld_sd,
+                                      score_exp=score_exp, use_scores=use_scores,
+                                      incompat_prior=incompat_prior, weight_bins=weight_bins,
+                                      discard_orphans=discard_orphans)
     _check(rc, builder, path, sort_memory)
     if builder.n_records == 0:
         raise InputError(f"{path}: no alignment records")
@@ -216,6 +236,9 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
             raise InputError(message + "; was the BAM filtered, or are read 1 and read 2 in "
                              "separate files?")
         logger.warning("%s; these reads were used as orphans", message)
+    if library_type == "A":
+        logger.info("library type detected from the first %d fragments: %s (%s)",
+                    builder.n_burnin_fragments, builder.library_name, builder.format_counts())
     offsets, tids, weights, counts = builder.classes()
     stats = {
         "num_records": int(builder.n_records),
@@ -236,6 +259,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         "sort_order": sort_order,
         "grouped_by_name_in_memory": bool(grouped),
         "grouping_bytes": int(builder.sort_bytes),
+        "grouped_on_disk": spilled,
     }
     counts_by_format = builder.format_counts()
     compatible = builder.n_assigned / max(1, builder.n_assigned + builder.n_incompatible)
@@ -266,11 +290,40 @@ def _run(handle, index, tid_map, grouped, n_threads, library_type, *, sort_memor
         incompat_prior=incompat_prior, n_bins=weight_bins, discard_orphans=int(discard_orphans),
         track_order=int(track_order))
     threads = max(1, min(int(n_threads), 4))
-    if grouped:
-        rc = builder.read_grouped(handle, threads, progress, sort_memory)
-    else:
-        rc = builder.read_stream(handle, threads, progress)
+    # htslib's own messages about a damaged record would add lines to our one-line error
+    saved = pysam.set_verbosity(0)
+    try:
+        if grouped:
+            rc = builder.read_grouped(handle, threads, progress, sort_memory)
+        else:
+            rc = builder.read_stream(handle, threads, progress)
+    finally:
+        pysam.set_verbosity(saved)
     return builder, rc
+
+
+def _spill_and_read(path, reference, index, tid_map, n_threads, library_type, sort_memory,
+                    progress, **options):
+    """Group a coordinate-sorted file by name on disk: ``samtools sort -n`` (bundled in pysam)
+    with ``sort_memory`` in total, into a temporary directory, then stream the result."""
+    import tempfile
+
+    threads = max(1, int(n_threads))
+    per_thread = max(1, sort_memory // threads // (1 << 20))
+    logger.warning("%s: grouping by read name needs more than %.2f GiB of memory: sorting by "
+                   "name on disk instead (samtools sort -n, %d MiB per thread)", path,
+                   sort_memory / 2**30, per_thread)
+    with tempfile.TemporaryDirectory(prefix="emseq-quant-") as tmp:
+        sorted_bam = os.path.join(tmp, "by_name.bam")
+        try:
+            pysam.sort("-n", "-m", f"{per_thread}M", "-@", str(threads), "-T",
+                       os.path.join(tmp, "part"), "-o", sorted_bam, path)
+        except pysam.SamtoolsError as exc:
+            raise InputError(f"{path}: sorting by read name failed: {exc}") from None
+        handle = _open(sorted_bam, reference, n_threads)
+        with _closing(handle):
+            return _run(handle, index, tid_map, False, n_threads, library_type,
+                        sort_memory=sort_memory, track_order=False, progress=progress, **options)
 
 
 def _check(rc: int, builder, path: str, sort_memory: int) -> None:
@@ -287,7 +340,6 @@ def _check(rc: int, builder, path: str, sort_memory: int) -> None:
     if rc == codes["name_too_long"]:
         raise InputError(f"{path}: a read name is longer than 1022 characters")
     if rc == codes["memory"]:
-        raise InputError(f"{path}: grouping this coordinate-sorted file by read name needs more "
-                         f"than {sort_memory / 2**30:.1f} GiB; run `samtools collate` first (or "
-                         "raise --sort-memory)")
+        raise InputError(f"{path}: out of memory while reading; run `samtools collate` "
+                         "first")
     raise InputError(f"{path}: reading stopped with code {rc}")  # pragma: no cover

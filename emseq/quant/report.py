@@ -9,14 +9,13 @@ import numpy as np
 
 def write_report(result, path: str | os.PathLike[str]) -> None:
     """Draw ``report.png``: FLD, objective trace, fragments per orientation, TPM histogram."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from ..io.atomic import atomic_write
 
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    fig = Figure(figsize=(10, 7.5))
+    axes = fig.subplots(2, 2)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.07, top=0.95, wspace=0.25, hspace=0.35)
     pmf = result.fragment_length.pmf
     ax = axes[0, 0]
     ax.plot(np.arange(pmf.size), pmf)
@@ -25,9 +24,9 @@ def write_report(result, path: str | os.PathLike[str]) -> None:
     ax = axes[0, 1]
     conv = result.convergence
     if len(conv):
-        ax.plot(conv["iteration"], conv["log_likelihood"] - conv["log_likelihood"].max())
-        ax.set_yscale("symlog")
-    ax.set(title="Convergence (objective minus final)", xlabel="iteration", ylabel="objective")
+        gap = conv["log_likelihood"].max() - conv["log_likelihood"]
+        ax.plot(conv["iteration"], np.log10(1.0 + gap.to_numpy()))
+    ax.set(title="Convergence", xlabel="iteration", ylabel="log10(1 + final - objective)")
     ax = axes[1, 0]
     counts = result.library.get("counts", {})
     ax.bar(list(counts), list(counts.values()))
@@ -38,7 +37,5 @@ def write_report(result, path: str | os.PathLike[str]) -> None:
     ax.hist(np.log10(tpm[tpm > 0]), bins=40)
     ax.set(title=f"{(tpm > 0).sum()} expressed transcripts, "
                  f"{100 * result.mapping_rate:.1f}% mapped", xlabel="log10 TPM")
-    fig.tight_layout()
     with atomic_write(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=90)
-    plt.close(fig)
+        fig.savefig(handle, format="png", dpi=80)

@@ -40,7 +40,8 @@ class Transcriptome:
 
 
 def make_transcriptome(seed: int = 1, n_genes: int = 12) -> Transcriptome:
-    """Genes of 5 exons; isoforms: all exons, skip exon 2, skip exons 2+4 (some genes 1 isoform)."""
+    """Genes of 5 exons; isoforms: all exons, skip exon 2, skip exons 2 and 4 (some genes have
+    one or two isoforms only)."""
     rng = np.random.default_rng(seed)
     names, seqs, genes = [], [], []
     for g in range(n_genes):

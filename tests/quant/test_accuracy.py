@@ -128,3 +128,23 @@ def test_bootstraps_and_genes(sim, tmp_path):
     true_gene = np.bincount(np.unique(sim.tx.genes, return_inverse=True)[1],
                             weights=sim.truth)
     assert spearmanr(genes.set_index("Name").sort_index()["NumReads"], true_gene)[0] > 0.95
+
+
+def test_coordinate_sorted_spills_past_memory_limit(sim, vb_result):
+    result = quantify(sim.coord_bam, sim.fasta, n_threads=1, sort_memory=200_000)
+    assert result.eq_classes.stats["grouped_on_disk"]
+    np.testing.assert_allclose(result.abundances["NumReads"], vb_result.abundances["NumReads"],
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_gibbs_samples_centre_on_the_estimate(sim, vb_result):
+    result = quantify(sim.name_bam, sim.fasta, n_threads=1, num_gibbs_samples=40, seed=4)
+    samples = result.bootstraps
+    assert samples.shape == (40, len(sim.tx.names))
+    assert np.allclose(samples.sum(axis=1), result.num_mapped)
+    est = vb_result.abundances["NumReads"].to_numpy()
+    mean = samples.mean(axis=0)
+    big = est > 100
+    np.testing.assert_allclose(mean[big], est[big], rtol=0.15)
+    # transcripts sharing all their fragments vary more than unambiguous ones
+    assert samples.std(axis=0).max() > 1.0

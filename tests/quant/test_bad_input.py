@@ -28,8 +28,8 @@ def test_truncated_bam_without_eof_block(sim, tmp_path):
 
 
 def test_bam_cut_at_random_bytes_never_crashes(sim, tmp_path):
-    """Cut the BAM at 12 random bytes; each run must end with an InputError, in a child
-    process so that a segmentation fault would show as a failed test, not a dead run."""
+    """Cut the BAM at 12 random bytes, or flip bytes in it; each run must end with an
+    InputError, in a child process so that a segmentation fault fails the test, not the run."""
     data = sim.name_bam.read_bytes()
     rng = np.random.default_rng(11)
     cuts = sorted(int(c) for c in rng.integers(1, len(data) - 1, size=12))
@@ -37,6 +37,14 @@ def test_bam_cut_at_random_bytes_never_crashes(sim, tmp_path):
     for c in cuts:
         path = tmp_path / f"cut{c}.bam"
         path.write_bytes(data[:c])
+        paths.append(str(path))
+    # and 6 files with bytes flipped inside the compressed records (the EOF block intact)
+    for k in range(6):
+        damaged = bytearray(data)
+        for i in rng.integers(2000, len(data) - 100, size=3):
+            damaged[int(i)] ^= 0x5A
+        path = tmp_path / f"flip{k}.bam"
+        path.write_bytes(bytes(damaged))
         paths.append(str(path))
     script = textwrap.dedent(f"""
         import sys
@@ -53,7 +61,7 @@ def test_bam_cut_at_random_bytes_never_crashes(sim, tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split("\n")[:-1] == ["InputError 0"] * len(cuts)
+    assert proc.stdout.split("\n")[:-1] == ["InputError 0"] * len(paths)
 
 
 def _header(names_lengths):

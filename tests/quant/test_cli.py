@@ -69,3 +69,25 @@ def test_output_directory_exists(sim, tmp_path, capsys):
     meta = json.loads((out / "aux_info" / "meta_info.json").read_text())
     assert meta["opt_type"] == "em"
     assert not list(tmp_path.glob(".q*"))
+
+
+def test_gene_level_from_gtf(sim, tmp_path):
+    gtf = tmp_path / "genes.gtf"
+    lines = []
+    for t, g, seq in zip(sim.tx.names, sim.tx.genes, sim.tx.seqs):
+        attrs = f'gene_id "{g}"; transcript_id "{t}";'
+        lines.append(f"{t}\tsim\ttranscript\t1\t{len(seq)}\t.\t+\t.\t{attrs}")
+        lines.append(f"{t}\tsim\texon\t1\t{len(seq)}\t.\t+\t.\t{attrs}")
+    gtf.write_text("#!simulated\n" + "\n".join(lines) + "\n")
+    out = tmp_path / "g"
+    assert main(["quant", "-a", str(sim.single_bam), "-o", str(out), "--gtf", str(gtf),
+                 "-q", "--no-report"]) == 0
+    genes = pd.read_csv(out / "quant.genes.sf", sep="\t")
+    quant = pd.read_csv(out / "quant.sf", sep="\t")
+    assert sorted(genes["Name"]) == sorted(set(sim.tx.genes))
+    assert genes["NumReads"].sum() == pytest.approx(quant["NumReads"].sum(), rel=1e-4)
+    bad = tmp_path / "bad.gtf"
+    bad.write_text("chr1\tsim\texon\t1\t10\n")
+    assert main(["quant", "-a", str(sim.single_bam), "-o", str(tmp_path / "h"), "--gtf",
+                 str(bad), "-q"]) == 1
+    assert not (tmp_path / "h").exists()

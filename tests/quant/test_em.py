@@ -42,8 +42,8 @@ def numpy_em_step(spec, alpha, efflen):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_kernel_matches_numpy(threads):
     rng = np.random.default_rng(0)
-    # many copies so the parallel path (>= 256 classes) runs too
-    spec = SPEC * 60
+    # many copies so the parallel path (>= 32768 entries) runs too
+    spec = SPEC * 3000
     eq = _classes(spec, 4)
     alpha = rng.uniform(0.5, 3.0, 4)
     out = np.empty(4)
