@@ -12,11 +12,18 @@
 from .monitor import (
     CONVERGENCE_COLUMNS,
     ConvergenceMonitor,
-    ConvergenceWarning,
     LikelihoodDecreaseWarning,
     read_convergence,
 )
 from .driver import EMStep, Squarem, best_of_restarts, run_em
+
+
+def __getattr__(name: str):
+    if name == "ConvergenceWarning":  # scikit-learn's, imported on first use (see monitor)
+        from . import monitor
+
+        return monitor.ConvergenceWarning
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CONVERGENCE_COLUMNS",

@@ -13,9 +13,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-# one warning class across the ecosystem: scikit-learn users already filter this one
-from sklearn.exceptions import ConvergenceWarning
-
 __all__ = [
     "CONVERGENCE_COLUMNS",
     "ConvergenceMonitor",
@@ -25,6 +22,16 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+def __getattr__(name: str):
+    # One warning class across the ecosystem: scikit-learn users already filter this one.
+    # Imported on first use: importing scikit-learn costs about a second at every start.
+    if name == "ConvergenceWarning":
+        from sklearn.exceptions import ConvergenceWarning
+
+        return ConvergenceWarning
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 CONVERGENCE_COLUMNS = ("iteration", "log_likelihood", "delta", "relative_delta", "seconds")
 
@@ -137,6 +144,8 @@ class ConvergenceMonitor:
     def warn_if_not_converged(self, hint: str = "increase max_iter or tol") -> None:
         """Issue a :class:`ConvergenceWarning` if the run stopped at ``max_iter``."""
         if not self.converged:
+            from sklearn.exceptions import ConvergenceWarning
+
             warnings.warn(f"{self.name} did not converge in {len(self.history)} iterations; "
                           f"{hint}", ConvergenceWarning, stacklevel=2)
 
