@@ -94,9 +94,9 @@ class QuantResult:
             (stage / "aux_info").mkdir()
             (stage / "libParams").mkdir()
             (stage / "logs").mkdir()
-            write_tsv(self.abundances, stage / "quant.sf", float_format="%.6g")
+            write_tsv(self.abundances, stage / "quant.sf", float_format="%.9g")
             if self.gene_abundances is not None:
-                write_tsv(self.gene_abundances, stage / "quant.genes.sf", float_format="%.6g")
+                write_tsv(self.gene_abundances, stage / "quant.genes.sf", float_format="%.9g")
             cmd = {"salmon_version": SALMON_COMPAT_VERSION, "emseq_version": __version__,
                    "command": command or "emseq.quant.quantify",
                    **{k: _jsonable(v) for k, v in self.options.items()}}
