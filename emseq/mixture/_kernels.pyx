@@ -1,0 +1,405 @@
+# Fused E-step + sufficient statistics of a Gaussian mixture, one pass over the samples.
+#
+# Layout: the samples are cut into ``n_blocks`` contiguous blocks (a number that depends on
+# n_samples only, never on the number of threads). One OpenMP thread processes a whole block,
+# in row order, into that block's own accumulators; the caller then sums the blocks in block
+# order. The result is therefore the same to the last bit with 1 or N threads.
+# Inside a block, rows are handled in chunks of CHUNK rows: copy to float64, log-densities of
+# the chunk (CHUNK x K), stable log-sum-exp with a vectorisable exp, responsibilities, then the
+# statistics. No N x K (or N x K x D) array is ever allocated unless the caller asks for the
+# responsibilities (predict_proba).
+#
+# Covariance codes: 0 full, 1 tied, 2 diag, 3 spherical.
+# Precision arguments (``prec``, float64, flat):
+#   full: K x D x D upper-triangular Cholesky factors U_k of the precisions (P_k = U_k U_k^T),
+#         row-major, so the Mahalanobis term is ||(x - mu_k) U_k||^2;
+#   tied: D x D factor U; ``aux`` holds means @ U (K x D);
+#   diag: K x D precisions; spherical: K precisions.
+# ``log_norm[k] = log w_k + log det U_k - D/2 log(2 pi)``.
+# Statistics (around the *current* means m_k, which keeps the second moments well conditioned):
+#   nk[k] = sum_n r_nk ; s1[k] = sum_n r_nk (x_n - m_k) ;
+#   s2: full  K x D x D, lower triangle (row-major) of sum_n r_nk (x_n - m_k)(x_n - m_k)^T;
+#       diag/spherical K x D, sum_n r_nk (x_n - m_k)^2 ; tied: unused (see ``scatter``).
+# ``r_nk`` includes the sample weight.
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.math cimport log, sqrt, INFINITY
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+from scipy.linalg.cython_blas cimport dgemm, dsyrk
+
+import numpy as np
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* exp(x) for x <= 0 (including -inf), relative error below 2e-16 on [-708, 0]; results
+       below exp(-708) flush to 0. Branch-free plain arithmetic so that gcc vectorises loops
+       calling it (libm's exp is a scalar call). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
+       degree-13 Taylor polynomial for exp(r), 2^n assembled in the exponent bits. */
+    static inline double emseq_exp_neg(double x) {
+        const double shifter = 6755399441055744.0; /* 1.5 * 2^52: rounds to nearest integer */
+        double xc = x < -708.0 ? -708.0 : x;
+        double t = xc * 1.4426950408889634 + shifter;
+        double n = t - shifter;
+        double r = xc - n * 0.6931471803691238;
+        r = r - n * 1.9082149292705877e-10;
+        double p = 1.6059043836821613e-10;
+        p = p * r + 2.08767569878681e-09;
+        p = p * r + 2.505210838544172e-08;
+        p = p * r + 2.755731922398589e-07;
+        p = p * r + 2.7557319223985893e-06;
+        p = p * r + 2.48015873015873e-05;
+        p = p * r + 0.0001984126984126984;
+        p = p * r + 0.001388888888888889;
+        p = p * r + 0.008333333333333333;
+        p = p * r + 0.041666666666666664;
+        p = p * r + 0.16666666666666666;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        uint64_t bits;
+        memcpy(&bits, &t, sizeof bits);
+        bits = (bits + 1023u) << 52;
+        double scale;
+        memcpy(&scale, &bits, sizeof scale);
+        double e = p * scale;
+        return x < -708.0 ? 0.0 : e;
+    }
+    """
+    double emseq_exp_neg(double x) noexcept nogil
+
+cdef enum:
+    CHUNK = 128
+    MAX_BLOCKS = 32
+    BLAS_MIN_D = 12
+    FULL = 0
+    TIED = 1
+    DIAG = 2
+    SPHERICAL = 3
+
+
+def exp_neg(double[::1] x):
+    """The kernel's exp for x <= 0, in place (exposed for tests)."""
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        x[i] = emseq_exp_neg(x[i])
+    return np.asarray(x)
+
+
+def n_blocks(Py_ssize_t n_samples):
+    """Number of accumulation blocks for ``n_samples`` rows (independent of the thread count)."""
+    return int(max(1, min(MAX_BLOCKS, (n_samples + CHUNK - 1) // CHUNK)))
+
+
+cdef inline void _load(const floating* X, Py_ssize_t start, Py_ssize_t n, Py_ssize_t D,
+                       double* xc) noexcept nogil:
+    cdef Py_ssize_t t
+    for t in range(n * D):
+        xc[t] = X[start * D + t]
+
+
+cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t D,
+                 Py_ssize_t K, const double* sw, const double* means, const double* prec,
+                 const double* aux, const double* log_norm, int cov, bint hard, bint use_blas,
+                 bint want_stats, double* nk, double* s1, double* s2, double* ll_sum,
+                 double* ll_rows, floating* resp, long long* labels,
+                 double* xc, double* L, double* diff, double* y, double* rowmax,
+                 long long* arg) noexcept nogil:
+    cdef Py_ssize_t start, n, i, k, j, t, a, b, best
+    cdef double acc, maha, m, s, w, r, lr, rd, val
+    cdef const double* mu
+    cdef const double* U
+    cdef double* dk
+    cdef int iD = <int>D, iN, iK
+    cdef double one = 1.0, zero = 0.0
+    cdef char cN = b'N', cU = b'U'
+
+    start = row0
+    while start < row1:
+        n = row1 - start
+        if n > CHUNK:
+            n = CHUNK
+        iN = <int>n
+        _load(X, start, n, D, xc)
+
+        # ---- phase 1: log-densities L[i, k] ----
+        if cov == FULL:
+            for k in range(K):
+                mu = means + k * D
+                U = prec + k * D * D
+                if use_blas:
+                    for i in range(n):
+                        for j in range(D):
+                            diff[i * D + j] = xc[i * D + j] - mu[j]
+                    # y (row-major n x D) = diff @ U  <=>  col-major y^T = U^T diff^T
+                    dgemm(&cN, &cN, &iD, &iN, &iD, &one, <double*>U, &iD, diff, &iD, &zero,
+                          y, &iD)
+                    for i in range(n):
+                        maha = 0.0
+                        for j in range(D):
+                            maha = maha + y[i * D + j] * y[i * D + j]
+                        L[i * K + k] = log_norm[k] - 0.5 * maha
+                else:
+                    for i in range(n):
+                        for j in range(D):
+                            diff[j] = xc[i * D + j] - mu[j]
+                        maha = 0.0
+                        for j in range(D):
+                            acc = 0.0
+                            for t in range(j + 1):
+                                acc = acc + diff[t] * U[t * D + j]
+                            maha = maha + acc * acc
+                        L[i * K + k] = log_norm[k] - 0.5 * maha
+        elif cov == TIED:
+            if use_blas:
+                dgemm(&cN, &cN, &iD, &iN, &iD, &one, <double*>prec, &iD, xc, &iD, &zero, y,
+                      &iD)
+            else:
+                for i in range(n):
+                    for j in range(D):
+                        acc = 0.0
+                        for t in range(j + 1):
+                            acc = acc + xc[i * D + t] * prec[t * D + j]
+                        y[i * D + j] = acc
+            for i in range(n):
+                for k in range(K):
+                    maha = 0.0
+                    for j in range(D):
+                        val = y[i * D + j] - aux[k * D + j]
+                        maha = maha + val * val
+                    L[i * K + k] = log_norm[k] - 0.5 * maha
+        elif cov == DIAG:
+            for i in range(n):
+                for k in range(K):
+                    maha = 0.0
+                    for j in range(D):
+                        val = xc[i * D + j] - means[k * D + j]
+                        maha = maha + val * val * prec[k * D + j]
+                    L[i * K + k] = log_norm[k] - 0.5 * maha
+        else:
+            for i in range(n):
+                for k in range(K):
+                    maha = 0.0
+                    for j in range(D):
+                        val = xc[i * D + j] - means[k * D + j]
+                        maha = maha + val * val
+                    L[i * K + k] = log_norm[k] - 0.5 * prec[k] * maha
+
+        # ---- phase 2: log-sum-exp, responsibilities ----
+        for i in range(n):
+            m = L[i * K]
+            best = 0
+            for k in range(1, K):
+                if L[i * K + k] > m:
+                    m = L[i * K + k]
+                    best = k
+            rowmax[i] = m
+            arg[i] = best
+            for k in range(K):
+                L[i * K + k] = L[i * K + k] - m
+        for t in range(n * K):
+            L[t] = emseq_exp_neg(L[t])
+        for i in range(n):
+            s = 0.0
+            for k in range(K):
+                s = s + L[i * K + k]
+            lr = rowmax[i] + log(s)
+            w = 1.0 if sw == NULL else sw[start + i]
+            if hard:
+                ll_sum[0] += w * rowmax[i]
+            else:
+                ll_sum[0] += w * lr
+            if ll_rows != NULL:
+                ll_rows[start + i] = lr
+            if labels != NULL:
+                labels[start + i] = arg[i]
+            s = 1.0 / s
+            if resp != NULL:
+                for k in range(K):
+                    resp[(start + i) * K + k] = <floating>(L[i * K + k] * s)
+            if hard:
+                for k in range(K):
+                    L[i * K + k] = 0.0
+                L[i * K + arg[i]] = w
+            else:
+                s = s * w
+                for k in range(K):
+                    L[i * K + k] = L[i * K + k] * s
+
+        # ---- phase 3: sufficient statistics ----
+        if want_stats:
+            for i in range(n):
+                for k in range(K):
+                    nk[k] += L[i * K + k]
+            if cov == FULL and use_blas:
+                for k in range(K):
+                    mu = means + k * D
+                    dk = s1 + k * D
+                    for i in range(n):
+                        r = L[i * K + k]
+                        rd = sqrt(r)
+                        for j in range(D):
+                            val = xc[i * D + j] - mu[j]
+                            dk[j] += r * val
+                            y[i * D + j] = rd * val
+                    # lower triangle (row-major) of y^T y
+                    dsyrk(&cU, &cN, &iD, &iN, &one, y, &iD, &one, s2 + k * D * D, &iD)
+            elif cov == FULL:
+                for i in range(n):
+                    for k in range(K):
+                        r = L[i * K + k]
+                        if r == 0.0:
+                            continue
+                        mu = means + k * D
+                        dk = s1 + k * D
+                        for j in range(D):
+                            diff[j] = xc[i * D + j] - mu[j]
+                            dk[j] += r * diff[j]
+                        dk = s2 + k * D * D
+                        for a in range(D):
+                            rd = r * diff[a]
+                            for b in range(a + 1):
+                                dk[a * D + b] += rd * diff[b]
+            else:
+                for i in range(n):
+                    for k in range(K):
+                        r = L[i * K + k]
+                        if r == 0.0:
+                            continue
+                        for j in range(D):
+                            val = xc[i * D + j] - means[k * D + j]
+                            s1[k * D + j] += r * val
+                            if cov != TIED:
+                                s2[k * D + j] += r * val * val
+        start = start + n
+
+
+def estep(const floating[:, ::1] X, const double[::1] sample_weight,
+          const double[:, ::1] means, const double[::1] prec, const double[:, ::1] aux,
+          const double[::1] log_norm, int cov, bint hard, bint want_stats,
+          double[:, ::1] nk, double[:, ::1] s1, double[:, ::1] s2, double[::1] ll_sum,
+          double[::1] ll_rows, floating[:, ::1] resp, long long[::1] labels, int n_threads):
+    """One fused pass: per-row log-likelihood, responsibilities and sufficient statistics.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous  # IN
+    sample_weight : ndarray of shape (n_samples,) or (0,) for unit weights  # IN
+    means : ndarray of shape (n_components, n_features)  # IN
+    prec, aux, log_norm : precision parameters, see the module comment  # IN
+    cov : int  covariance code (0 full, 1 tied, 2 diag, 3 spherical)
+    hard : bool  classification EM (one-hot responsibilities, objective sum of max log-density)
+    want_stats : bool  accumulate nk, s1, s2 (else only the outputs below)
+    nk, s1, s2, ll_sum : per-block accumulators, shapes (B, K), (B, K*D), (B, S2), (B,)  # OUT
+    ll_rows : ndarray (n_samples,) or (0,)  per-row log p(x_n)  # OUT
+    resp : ndarray (n_samples, K) or (0, K)  responsibilities (without sample weight)  # OUT
+    labels : ndarray (n_samples,) or (0,)  most probable component  # OUT
+    n_threads : int
+    """
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = means.shape[0]
+    cdef Py_ssize_t B = nk.shape[0], blk, row0, row1
+    cdef bint use_blas = D >= BLAS_MIN_D and (cov == FULL or cov == TIED)
+    cdef double* xc
+    cdef double* L
+    cdef double* diff
+    cdef double* y
+    cdef double* rowmax
+    cdef long long* arg
+    cdef const double* swp = NULL
+    cdef double* llr = NULL
+    cdef floating* rp = NULL
+    cdef long long* lab = NULL
+    cdef const double* auxp = NULL
+    cdef double* s2p
+    if B != n_blocks(N):
+        raise ValueError("accumulators must have n_blocks(n_samples) rows")
+    if N == 0:
+        return
+    if sample_weight.shape[0] == N:
+        swp = &sample_weight[0]
+    if ll_rows.shape[0] == N:
+        llr = &ll_rows[0]
+    if resp.shape[0] == N:
+        rp = &resp[0, 0]
+    if labels.shape[0] == N:
+        lab = &labels[0]
+    if aux.shape[0] > 0:
+        auxp = &aux[0, 0]
+    s2p = &s2[0, 0] if s2.shape[1] > 0 else NULL
+    with nogil, parallel(num_threads=n_threads):
+        xc = <double*>malloc(CHUNK * D * sizeof(double))
+        L = <double*>malloc(CHUNK * K * sizeof(double))
+        diff = <double*>malloc(CHUNK * D * sizeof(double))
+        y = <double*>malloc(CHUNK * D * sizeof(double))
+        rowmax = <double*>malloc(CHUNK * sizeof(double))
+        arg = <long long*>malloc(CHUNK * sizeof(long long))
+        for blk in prange(B, schedule="dynamic", chunksize=1):
+            row0 = (blk * N) // B
+            row1 = ((blk + 1) * N) // B
+            _block(&X[0, 0], row0, row1, D, K, swp, &means[0, 0], &prec[0], auxp,
+                   &log_norm[0], cov, hard, use_blas, want_stats, &nk[blk, 0], &s1[blk, 0],
+                   (s2p + blk * s2.shape[1]) if s2p != NULL else NULL, &ll_sum[blk],
+                   llr, rp, lab, xc, L, diff, y, rowmax, arg)
+        free(xc)
+        free(L)
+        free(diff)
+        free(y)
+        free(rowmax)
+        free(arg)
+
+
+cdef void _scatter_block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t D,
+                         const double* sw, const double* c, double* out, double* xc,
+                         bint use_blas) noexcept nogil:
+    cdef Py_ssize_t start, n, i, j, a, b
+    cdef double w, rd
+    cdef int iD = <int>D, iN
+    cdef double one = 1.0
+    cdef char cN = b'N', cU = b'U'
+    start = row0
+    while start < row1:
+        n = row1 - start
+        if n > CHUNK:
+            n = CHUNK
+        iN = <int>n
+        _load(X, start, n, D, xc)
+        for i in range(n):
+            w = 1.0 if sw == NULL else sw[start + i]
+            rd = sqrt(w)
+            for j in range(D):
+                xc[i * D + j] = rd * (xc[i * D + j] - c[j])
+        if use_blas:
+            dsyrk(&cU, &cN, &iD, &iN, &one, xc, &iD, &one, out, &iD)
+        else:
+            for i in range(n):
+                for a in range(D):
+                    for b in range(a + 1):
+                        out[a * D + b] += xc[i * D + a] * xc[i * D + b]
+        start = start + n
+
+
+def scatter(const floating[:, ::1] X, const double[::1] sample_weight, const double[::1] center,
+            double[:, ::1] out, int n_threads):
+    """Per-block lower triangles of ``sum_n w_n (x_n - c)(x_n - c)^T`` (for ``tied``).
+
+    ``out`` has shape (n_blocks(n_samples), D*D) and is accumulated into.  # OUT
+    """
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], B = out.shape[0], blk
+    cdef const double* swp = NULL
+    cdef double* xc
+    cdef bint use_blas = D >= BLAS_MIN_D
+    if B != n_blocks(N):
+        raise ValueError("accumulators must have n_blocks(n_samples) rows")
+    if N == 0:
+        return
+    if sample_weight.shape[0] == N:
+        swp = &sample_weight[0]
+    with nogil, parallel(num_threads=n_threads):
+        xc = <double*>malloc(CHUNK * D * sizeof(double))
+        for blk in prange(B, schedule="dynamic", chunksize=1):
+            _scatter_block(&X[0, 0], (blk * N) // B, ((blk + 1) * N) // B, D, swp,
+                           &center[0], &out[blk, 0], xc, use_blas)
+        free(xc)
