@@ -144,7 +144,9 @@ class _Problem:
         self.reg = float(reg_covar)
         self.n_threads = n_threads
         self.hard = hard
-        self.eps = float(np.finfo(X.dtype).eps)
+        # statistics are float64 whatever X is, so the M-step's guard uses float64's eps
+        # (float32's 1.2e-6 would bias the means enough to lower the log-likelihood)
+        self.eps = float(np.finfo(np.float64).eps)
         self.n_samples, self.D = X.shape
         self.sw_all = sample_weight
         self.total_weight = float(self.n_samples if sample_weight is None else sample_weight.sum())
@@ -815,12 +817,11 @@ def _estimate_from_resp(X, sw, resp, reg, cov_type, problem: _Problem):
     """scikit-learn's ``_estimate_gaussian_parameters`` for the initial responsibilities.
 
     ``resp`` is dense (``init_params="random"``) or a sparse one-hot matrix (the other
-    methods), which avoids an ``(n_samples, n_components)`` array. Returns the weights as
-    scikit-learn does at initialisation (``nk / n_samples``, not renormalised).
+    methods), which avoids an ``(n_samples, n_components)`` array.
     """
     n, D = X.shape
     K = resp.shape[1]
-    eps = float(np.finfo(X.dtype).eps)
+    eps = float(np.finfo(X.dtype).eps)  # as scikit-learn at initialisation
     w = np.ones(n) if sw is None else sw
     if sp.issparse(resp):
         rw = sp.csc_matrix(sp.diags(w) @ resp)
@@ -854,5 +855,8 @@ def _estimate_from_resp(X, sw, resp, reg, cov_type, problem: _Problem):
             cov[k] = (r @ (xk * xk)) / nk[k] - means[k] ** 2 + reg
         if cov_type == "spherical":
             cov = cov.mean(axis=1)
-    weights = nk / (n if sw is None else w.sum())
+    # scikit-learn keeps nk / n_samples here, which sums to K / n_samples for the seed-based
+    # methods (k-means++, random_from_data) and to 1 + O(eps) otherwise; emseq normalises so
+    # the first recorded log-likelihood is that of a proper mixture (later iterations agree).
+    weights = nk / nk.sum()
     return weights, means, cov
