@@ -41,6 +41,13 @@ logger = logging.getLogger(__name__)
 _COV_CODES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _LOG_2PI = math.log(2.0 * math.pi)
+# below this many rows per thread, waking another thread costs more than it saves
+_MIN_ROWS_PER_THREAD = 16384
+
+
+def _threads_for(n_threads: int, n_rows: int) -> int:
+    """Threads worth using for ``n_rows`` (results do not depend on it: see _kernels.pyx)."""
+    return max(1, min(n_threads, n_rows // _MIN_ROWS_PER_THREAD))
 
 
 class DegenerateCovarianceError(FitError, ValueError):
@@ -142,12 +149,12 @@ class _Problem:
                  reg_covar: float, n_threads: int, hard: bool, missing_mask: np.ndarray | None):
         self.cov_type = cov_type
         self.reg = float(reg_covar)
-        self.n_threads = n_threads
         self.hard = hard
         # statistics are float64 whatever X is, so the M-step's guard uses float64's eps
         # (float32's 1.2e-6 would bias the means enough to lower the log-likelihood)
         self.eps = float(np.finfo(np.float64).eps)
         self.n_samples, self.D = X.shape
+        self.n_threads = n_threads = _threads_for(n_threads, self.n_samples)
         self.sw_all = sample_weight
         self.total_weight = float(self.n_samples if sample_weight is None else sample_weight.sum())
         if missing_mask is not None and missing_mask.any():
@@ -408,7 +415,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         try:
             X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                              ensure_all_finite="allow-nan", reset=reset,
+                              ensure_all_finite=False, reset=reset,
                               ensure_min_samples=2 if reset else 1)
         except ValueError as exc:
             if isinstance(exc, InputError):
@@ -667,7 +674,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         lab = np.empty(Xk.shape[0], dtype=np.int64) if labels else np.empty(0, np.int64)
         prec, aux, log_norm = _kernel_arrays(weights, means, pc, cov_type)
         B = _kernels.n_blocks(Xk.shape[0])
-        n_threads = resolve_threads(self.n_threads)
+        n_threads = _threads_for(resolve_threads(self.n_threads), Xk.shape[0])
         with threadpool_limits(limits=1, user_api="blas"):
             _kernels.estep(Xk, np.empty(0), np.ascontiguousarray(means), prec, aux, log_norm,
                            _COV_CODES[cov_type], False, False, np.zeros((B, K)),
