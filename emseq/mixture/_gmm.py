@@ -117,24 +117,26 @@ def _full_covariances(cov: np.ndarray, cov_type: str, K: int, D: int) -> np.ndar
 
 
 def _kernel_arrays(weights, means, pc, cov_type):
-    """``prec``, ``aux``, ``log_norm`` as the kernel expects them (see _kernels.pyx)."""
+    """``prec``, ``aux``, ``log_norm`` in the kernel's layouts (see _kernels._block)."""
     K, D = means.shape
     with np.errstate(divide="ignore"):
         log_w = np.log(weights)
+    aux = np.empty((0, K))
     if cov_type == "full":
         log_det = np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
-        prec, aux = pc.reshape(-1), np.empty((0, D))
+        prec = pc if _kernels.uses_blas(D, 0) else pc.transpose(1, 2, 0)  # (D, D, K)
     elif cov_type == "tied":
         log_det = np.full(K, np.log(np.diag(pc)).sum())
-        prec, aux = pc.reshape(-1), np.ascontiguousarray(means @ pc)
+        prec, aux = pc, (means @ pc).T
     elif cov_type == "diag":
         log_det = np.log(pc).sum(axis=1)
-        prec, aux = (pc**2).reshape(-1), np.empty((0, D))
+        prec = (pc**2).T
     else:
         log_det = D * np.log(pc)
-        prec, aux = pc**2, np.empty((0, D))
+        prec = np.broadcast_to(pc**2, (D, K))
     log_norm = log_w + log_det - 0.5 * D * _LOG_2PI
-    return (np.ascontiguousarray(prec, dtype=np.float64), np.ascontiguousarray(aux),
+    return (np.ascontiguousarray(prec, dtype=np.float64).reshape(-1),
+            np.ascontiguousarray(aux, dtype=np.float64),
             np.ascontiguousarray(log_norm, dtype=np.float64))
 
 
@@ -197,13 +199,18 @@ class _Problem:
                        np.empty(0, dtype=np.int64), self.n_threads)
         ll_sum = float(ll.sum())
         nk_t = nk.sum(axis=0)
-        s1_t = s1.sum(axis=0).reshape(K, D)
+        s1_t = s1.sum(axis=0).reshape(D, K).T
         if self.cov_type == "full":
-            s2_t = _symmetrize(s2.sum(axis=0).reshape(K, D, D))
+            s2_t = s2.sum(axis=0)
+            if _kernels.uses_blas(D, 0):
+                s2_t = s2_t.reshape(K, D, D)
+            else:
+                s2_t = s2_t.reshape(D, D, K).transpose(2, 0, 1)
+            s2_t = _symmetrize(s2_t)
         elif self.cov_type == "tied":
             s2_t = None
         else:
-            s2_t = s2.sum(axis=0).reshape(K, D)
+            s2_t = s2.sum(axis=0).reshape(D, K).T
         tied_scatter = self.scatter
         if self.missing is not None:
             full_cov = _full_covariances(covariances, self.cov_type, K, D)

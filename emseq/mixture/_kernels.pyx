@@ -39,7 +39,7 @@ cdef extern from *:
        below exp(-708) flush to 0. Branch-free plain arithmetic so that gcc vectorises loops
        calling it (libm's exp is a scalar call, and a floating-point comparison would block the
        vectoriser under the default -ftrapping-math). Cody-Waite reduction x = n ln2 + r,
-       |r| <= ln2/2, degree-13 Taylor polynomial for exp(r), 2^n assembled in the exponent
+       |r| <= ln2/2, degree-12 Taylor polynomial for exp(r), 2^n assembled in the exponent
        bits; inputs below -708 (or -inf) are zeroed through an integer mask made from the sign
        of x + 708. */
     static inline double emseq_exp_neg(double x) {
@@ -52,20 +52,22 @@ cdef extern from *:
         double n = t - shifter;
         double r = x - n * 0.6931471803691238;
         r = r - n * 1.9082149292705877e-10;
-        double p = 1.6059043836821613e-10;
-        p = p * r + 2.08767569878681e-09;
-        p = p * r + 2.505210838544172e-08;
-        p = p * r + 2.755731922398589e-07;
-        p = p * r + 2.7557319223985893e-06;
-        p = p * r + 2.48015873015873e-05;
-        p = p * r + 0.0001984126984126984;
-        p = p * r + 0.001388888888888889;
-        p = p * r + 0.008333333333333333;
-        p = p * r + 0.041666666666666664;
-        p = p * r + 0.16666666666666666;
-        p = p * r + 0.5;
-        p = p * r + 1.0;
-        p = p * r + 1.0;
+        /* degree-12 Taylor polynomial (truncation < 2e-16 for |r| <= ln2/2), evaluated by
+           Estrin's scheme: 4 dependent levels instead of 12 for Horner's, so the vectorised
+           loop is not bound by the multiply-add latency chain */
+        double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+        double p01 = 1.0 + r;
+        double p23 = 0.5 + 0.16666666666666666 * r;
+        double p45 = 0.041666666666666664 + 0.008333333333333333 * r;
+        double p67 = 0.001388888888888889 + 0.0001984126984126984 * r;
+        double p89 = 2.48015873015873e-05 + 2.7557319223985893e-06 * r;
+        double p1011 = 2.755731922398589e-07 + 2.505210838544172e-08 * r;
+        double q0 = p01 + p23 * r2;
+        double q1 = p45 + p67 * r2;
+        double q2 = p89 + p1011 * r2;
+        double s0 = q0 + q1 * r4;
+        double s1 = q2 + 2.08767569878681e-09 * r4;
+        double p = s0 + s1 * r8;
         uint64_t bits;
         memcpy(&bits, &t, sizeof bits);
         bits = (bits + 1023u) << 52;
@@ -78,8 +80,29 @@ cdef extern from *:
         memcpy(&e, &eb, sizeof e);
         return e;
     }
+    /* The same over an array. On x86-64 with gcc, an AVX2+FMA copy of the loop is compiled
+       too (no -march flag needed for the build) and chosen at run time when the CPU has both. */
+    static void emseq_exp_neg_array_base(double *x, Py_ssize_t n) {
+        for (Py_ssize_t i = 0; i < n; i++) x[i] = emseq_exp_neg(x[i]);
+    }
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    __attribute__((target("avx2,fma")))
+    static void emseq_exp_neg_array_avx2(double *x, Py_ssize_t n) {
+        for (Py_ssize_t i = 0; i < n; i++) x[i] = emseq_exp_neg(x[i]);
+    }
+    static int emseq_has_avx2 = -1;
+    static void emseq_exp_neg_array(double *x, Py_ssize_t n) {
+        if (emseq_has_avx2 < 0)  /* benign race: every thread computes the same value */
+            emseq_has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        if (emseq_has_avx2) emseq_exp_neg_array_avx2(x, n);
+        else emseq_exp_neg_array_base(x, n);
+    }
+    #else
+    static void emseq_exp_neg_array(double *x, Py_ssize_t n) { emseq_exp_neg_array_base(x, n); }
+    #endif
     """
     double emseq_exp_neg(double x) noexcept nogil
+    void emseq_exp_neg_array(double* x, Py_ssize_t n) noexcept nogil
 
 cdef enum:
     CHUNK = 128
@@ -93,9 +116,8 @@ cdef enum:
 
 def exp_neg(double[::1] x):
     """The kernel's exp for x <= 0, in place (exposed for tests)."""
-    cdef Py_ssize_t i
-    for i in range(x.shape[0]):
-        x[i] = emseq_exp_neg(x[i])
+    if x.shape[0]:
+        emseq_exp_neg_array(&x[0], x.shape[0])
     return np.asarray(x)
 
 
@@ -112,18 +134,25 @@ cdef inline void _load(const floating* X, Py_ssize_t start, Py_ssize_t n, Py_ssi
 
 
 cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t D,
-                 Py_ssize_t K, const double* sw, const double* means, const double* prec,
-                 const double* aux, const double* log_norm, int cov, bint hard, bint use_blas,
-                 bint want_stats, double* nk, double* s1, double* s2, double* ll_sum,
-                 double* ll_rows, floating* resp, long long* labels,
-                 double* xc, double* L, double* diff, double* y, double* rowmax,
-                 long long* arg) noexcept nogil:
+                 Py_ssize_t K, const double* sw, const double* means, const double* meansT,
+                 const double* prec, const double* aux, const double* log_norm, int cov,
+                 bint hard, bint use_blas, bint want_stats, double* nk,
+                 double* s1, double* s2, double* ll_sum, double* ll_rows, floating* resp,
+                 long long* labels, double* xc, double* L, double* diff, double* y,
+                 double* rowmax, long long* arg) noexcept nogil:
+    # Layouts (see estep): meansT (D, K); diag/spherical prec (D, K); full without BLAS
+    # prec (D, D, K) = U[t, j, k]; full with BLAS prec (K, D, D); tied prec (D, D), aux (D, K).
+    # s1 (D, K); s2: diag/spherical (D, K), full without BLAS (D, D, K) lower (a >= b),
+    # full with BLAS (K, D, D) lower row-major. Inner loops run over k (contiguous).
     cdef Py_ssize_t start, n, i, k, j, t, a, b, best
-    cdef double acc, maha, m, s, w, r, lr, rd, val
+    cdef double maha, m, m2, s, w, r, lr, rd, val, xj, acc
+    cdef bint want_arg = hard or labels != NULL
     cdef const double* mu
     cdef const double* U
+    cdef const double* row
+    cdef double* Li
     cdef double* dk
-    cdef int iD = <int>D, iN, iK
+    cdef int iD = <int>D, iN
     cdef double one = 1.0, zero = 0.0
     cdef char cN = b'N', cU = b'U'
 
@@ -136,37 +165,45 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
         _load(X, start, n, D, xc)
 
         # ---- phase 1: log-densities L[i, k] ----
-        if cov == FULL:
+        if cov == FULL and use_blas:
             for k in range(K):
                 mu = means + k * D
                 U = prec + k * D * D
-                if use_blas:
-                    for i in range(n):
-                        for j in range(D):
-                            diff[i * D + j] = xc[i * D + j] - mu[j]
-                    # y (row-major n x D) = diff @ U  <=>  col-major y^T = U^T diff^T
-                    dgemm(&cN, &cN, &iD, &iN, &iD, &one, <double*>U, &iD, diff, &iD, &zero,
-                          y, &iD)
-                    for i in range(n):
-                        maha = 0.0
-                        for j in range(D):
-                            maha = maha + y[i * D + j] * y[i * D + j]
-                        L[i * K + k] = log_norm[k] - 0.5 * maha
-                else:
-                    for i in range(n):
-                        for j in range(D):
-                            diff[j] = xc[i * D + j] - mu[j]
-                        maha = 0.0
-                        for j in range(D):
-                            acc = 0.0
-                            for t in range(j + 1):
-                                acc = acc + diff[t] * U[t * D + j]
-                            maha = maha + acc * acc
-                        L[i * K + k] = log_norm[k] - 0.5 * maha
+                for i in range(n):
+                    for j in range(D):
+                        diff[i * D + j] = xc[i * D + j] - mu[j]
+                # y (row-major n x D) = diff @ U  <=>  col-major y^T = U^T diff^T
+                dgemm(&cN, &cN, &iD, &iN, &iD, &one, <double*>U, &iD, diff, &iD, &zero, y, &iD)
+                for i in range(n):
+                    maha = 0.0
+                    for j in range(D):
+                        maha = maha + y[i * D + j] * y[i * D + j]
+                    L[i * K + k] = log_norm[k] - 0.5 * maha
+        elif cov == FULL:
+            # diff (D, K) and the partial products y (D, K) per row, vectorised over k
+            for i in range(n):
+                Li = L + i * K
+                row = xc + i * D
+                for k in range(K):
+                    Li[k] = 0.0
+                for t in range(D):
+                    xj = row[t]
+                    for k in range(K):
+                        diff[t * K + k] = xj - meansT[t * K + k]
+                for j in range(D):
+                    for k in range(K):
+                        y[k] = 0.0
+                    for t in range(j + 1):
+                        U = prec + (t * D + j) * K
+                        for k in range(K):
+                            y[k] = y[k] + diff[t * K + k] * U[k]
+                    for k in range(K):
+                        Li[k] = Li[k] + y[k] * y[k]
+                for k in range(K):
+                    Li[k] = log_norm[k] - 0.5 * Li[k]
         elif cov == TIED:
             if use_blas:
-                dgemm(&cN, &cN, &iD, &iN, &iD, &one, <double*>prec, &iD, xc, &iD, &zero, y,
-                      &iD)
+                dgemm(&cN, &cN, &iD, &iN, &iD, &one, <double*>prec, &iD, xc, &iD, &zero, y, &iD)
             else:
                 for i in range(n):
                     for j in range(D):
@@ -175,115 +212,128 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
                             acc = acc + xc[i * D + t] * prec[t * D + j]
                         y[i * D + j] = acc
             for i in range(n):
+                Li = L + i * K
                 for k in range(K):
-                    maha = 0.0
-                    for j in range(D):
-                        val = y[i * D + j] - aux[k * D + j]
-                        maha = maha + val * val
-                    L[i * K + k] = log_norm[k] - 0.5 * maha
-        elif cov == DIAG:
+                    Li[k] = 0.0
+                for j in range(D):
+                    xj = y[i * D + j]
+                    for k in range(K):
+                        val = xj - aux[j * K + k]
+                        Li[k] = Li[k] + val * val
+                for k in range(K):
+                    Li[k] = log_norm[k] - 0.5 * Li[k]
+        else:  # diag, spherical (precisions expanded to (D, K))
             for i in range(n):
+                Li = L + i * K
                 for k in range(K):
-                    maha = 0.0
-                    for j in range(D):
-                        val = xc[i * D + j] - means[k * D + j]
-                        maha = maha + val * val * prec[k * D + j]
-                    L[i * K + k] = log_norm[k] - 0.5 * maha
-        else:
-            for i in range(n):
+                    Li[k] = 0.0
+                for j in range(D):
+                    xj = xc[i * D + j]
+                    for k in range(K):
+                        val = xj - meansT[j * K + k]
+                        Li[k] = Li[k] + val * val * prec[j * K + k]
                 for k in range(K):
-                    maha = 0.0
-                    for j in range(D):
-                        val = xc[i * D + j] - means[k * D + j]
-                        maha = maha + val * val
-                    L[i * K + k] = log_norm[k] - 0.5 * prec[k] * maha
+                    Li[k] = log_norm[k] - 0.5 * Li[k]
 
         # ---- phase 2: log-sum-exp, responsibilities ----
         for i in range(n):
-            m = L[i * K]
-            best = 0
-            for k in range(1, K):
-                if L[i * K + k] > m:
-                    m = L[i * K + k]
-                    best = k
+            Li = L + i * K
+            # two interleaved maxima halve the compare latency chain
+            m = Li[0]
+            m2 = Li[K - 1]
+            for k in range(1, K - 1, 2):
+                m = Li[k] if Li[k] > m else m
+                m2 = Li[k + 1] if Li[k + 1] > m2 else m2
+            m = m2 if m2 > m else m
             rowmax[i] = m
-            arg[i] = best
+            if want_arg:
+                best = 0
+                for k in range(K):
+                    if Li[k] == m:
+                        best = k
+                        break
+                arg[i] = best
             for k in range(K):
-                L[i * K + k] = L[i * K + k] - m
-        for t in range(n * K):
-            L[t] = emseq_exp_neg(L[t])
+                Li[k] = Li[k] - m
+        emseq_exp_neg_array(L, n * K)
         for i in range(n):
+            Li = L + i * K
             s = 0.0
             for k in range(K):
-                s = s + L[i * K + k]
-            lr = rowmax[i] + log(s)
+                s = s + Li[k]
+            rowmax[i] = rowmax[i] + log(s)  # now log p(x_i); the max stays in ll below
             w = 1.0 if sw == NULL else sw[start + i]
             if hard:
-                ll_sum[0] += w * rowmax[i]
+                # classification log-likelihood: the best joint log-density (log of the max
+                # term, which is 1 after the shift)
+                ll_sum[0] += w * (rowmax[i] - log(s))
             else:
-                ll_sum[0] += w * lr
+                ll_sum[0] += w * rowmax[i]
             if ll_rows != NULL:
-                ll_rows[start + i] = lr
+                ll_rows[start + i] = rowmax[i]
             if labels != NULL:
                 labels[start + i] = arg[i]
             s = 1.0 / s
             if resp != NULL:
                 for k in range(K):
-                    resp[(start + i) * K + k] = <floating>(L[i * K + k] * s)
+                    resp[(start + i) * K + k] = <floating>(Li[k] * s)
             if hard:
                 for k in range(K):
-                    L[i * K + k] = 0.0
-                L[i * K + arg[i]] = w
+                    Li[k] = 0.0
+                Li[arg[i]] = w
             else:
                 s = s * w
                 for k in range(K):
-                    L[i * K + k] = L[i * K + k] * s
+                    Li[k] = Li[k] * s
 
         # ---- phase 3: sufficient statistics ----
         if want_stats:
             for i in range(n):
+                Li = L + i * K
                 for k in range(K):
-                    nk[k] += L[i * K + k]
+                    nk[k] += Li[k]
             if cov == FULL and use_blas:
                 for k in range(K):
                     mu = means + k * D
-                    dk = s1 + k * D
                     for i in range(n):
                         r = L[i * K + k]
                         rd = sqrt(r)
                         for j in range(D):
                             val = xc[i * D + j] - mu[j]
-                            dk[j] += r * val
+                            s1[j * K + k] += r * val
                             y[i * D + j] = rd * val
                     # lower triangle (row-major) of y^T y
                     dsyrk(&cU, &cN, &iD, &iN, &one, y, &iD, &one, s2 + k * D * D, &iD)
             elif cov == FULL:
                 for i in range(n):
-                    for k in range(K):
-                        r = L[i * K + k]
-                        if r == 0.0:
-                            continue
-                        mu = means + k * D
-                        dk = s1 + k * D
-                        for j in range(D):
-                            diff[j] = xc[i * D + j] - mu[j]
-                            dk[j] += r * diff[j]
-                        dk = s2 + k * D * D
-                        for a in range(D):
-                            rd = r * diff[a]
-                            for b in range(a + 1):
-                                dk[a * D + b] += rd * diff[b]
+                    Li = L + i * K
+                    row = xc + i * D
+                    for t in range(D):
+                        xj = row[t]
+                        for k in range(K):
+                            val = xj - meansT[t * K + k]
+                            diff[t * K + k] = val
+                            y[t * K + k] = Li[k] * val
+                            s1[t * K + k] += Li[k] * val
+                    for a in range(D):
+                        for b in range(a + 1):
+                            dk = s2 + (a * D + b) * K
+                            for k in range(K):
+                                dk[k] += y[a * K + k] * diff[b * K + k]
             else:
                 for i in range(n):
-                    for k in range(K):
-                        r = L[i * K + k]
-                        if r == 0.0:
-                            continue
-                        for j in range(D):
-                            val = xc[i * D + j] - means[k * D + j]
-                            s1[k * D + j] += r * val
-                            if cov != TIED:
-                                s2[k * D + j] += r * val * val
+                    Li = L + i * K
+                    for j in range(D):
+                        xj = xc[i * D + j]
+                        if cov == TIED:
+                            for k in range(K):
+                                s1[j * K + k] += Li[k] * (xj - meansT[j * K + k])
+                        else:
+                            for k in range(K):
+                                val = xj - meansT[j * K + k]
+                                r = Li[k] * val
+                                s1[j * K + k] += r
+                                s2[j * K + k] += r * val
         start = start + n
 
 
@@ -299,11 +349,12 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
     X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous  # IN
     sample_weight : ndarray of shape (n_samples,) or (0,) for unit weights  # IN
     means : ndarray of shape (n_components, n_features)  # IN
-    prec, aux, log_norm : precision parameters, see the module comment  # IN
+    prec, aux, log_norm : precision parameters in the layout of :func:`uses_blas` and the
+        comment of ``_block``  # IN
     cov : int  covariance code (0 full, 1 tied, 2 diag, 3 spherical)
     hard : bool  classification EM (one-hot responsibilities, objective sum of max log-density)
     want_stats : bool  accumulate nk, s1, s2 (else only the outputs below)
-    nk, s1, s2, ll_sum : per-block accumulators, shapes (B, K), (B, K*D), (B, S2), (B,)  # OUT
+    nk, s1, s2, ll_sum : per-block accumulators, shapes (B, K), (B, D*K), (B, S2), (B,)  # OUT
     ll_rows : ndarray (n_samples,) or (0,)  per-row log p(x_n)  # OUT
     resp : ndarray (n_samples, K) or (0, K)  responsibilities (without sample weight)  # OUT
     labels : ndarray (n_samples,) or (0,)  most probable component  # OUT
@@ -311,7 +362,7 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = means.shape[0]
     cdef Py_ssize_t B = nk.shape[0], blk, row0, row1
-    cdef bint use_blas = D >= BLAS_MIN_D and (cov == FULL or cov == TIED)
+    cdef bint use_blas = uses_blas(D, cov)
     cdef double* xc
     cdef double* L
     cdef double* diff
@@ -324,10 +375,13 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
     cdef long long* lab = NULL
     cdef const double* auxp = NULL
     cdef double* s2p
+    cdef Py_ssize_t scratch = CHUNK * D if CHUNK * D > D * K else D * K
     if B != n_blocks(N):
         raise ValueError("accumulators must have n_blocks(n_samples) rows")
     if N == 0:
         return
+    means_t = np.ascontiguousarray(np.asarray(means).T)
+    cdef const double[:, ::1] meansT = means_t
     if sample_weight.shape[0] == N:
         swp = &sample_weight[0]
     if ll_rows.shape[0] == N:
@@ -342,15 +396,16 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
     with nogil, parallel(num_threads=n_threads):
         xc = <double*>malloc(CHUNK * D * sizeof(double))
         L = <double*>malloc(CHUNK * K * sizeof(double))
-        diff = <double*>malloc(CHUNK * D * sizeof(double))
-        y = <double*>malloc(CHUNK * D * sizeof(double))
+        diff = <double*>malloc(scratch * sizeof(double))
+        y = <double*>malloc(scratch * sizeof(double))
         rowmax = <double*>malloc(CHUNK * sizeof(double))
         arg = <long long*>malloc(CHUNK * sizeof(long long))
         for blk in prange(B, schedule="dynamic", chunksize=1):
             row0 = (blk * N) // B
             row1 = ((blk + 1) * N) // B
-            _block(&X[0, 0], row0, row1, D, K, swp, &means[0, 0], &prec[0], auxp,
-                   &log_norm[0], cov, hard, use_blas, want_stats, &nk[blk, 0], &s1[blk, 0],
+            _block(&X[0, 0], row0, row1, D, K, swp, &means[0, 0], &meansT[0, 0], &prec[0],
+                   auxp, &log_norm[0], cov, hard, use_blas, want_stats,
+                   &nk[blk, 0], &s1[blk, 0],
                    (s2p + blk * s2.shape[1]) if s2p != NULL else NULL, &ll_sum[blk],
                    llr, rp, lab, xc, L, diff, y, rowmax, arg)
         free(xc)
@@ -359,6 +414,11 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
         free(y)
         free(rowmax)
         free(arg)
+
+
+def uses_blas(Py_ssize_t n_features, int cov):
+    """Whether the kernel takes the blocked-BLAS path (full/tied with many features)."""
+    return n_features >= BLAS_MIN_D and (cov == FULL or cov == TIED)
 
 
 cdef void _scatter_block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t D,
