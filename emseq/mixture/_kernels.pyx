@@ -80,29 +80,185 @@ cdef extern from *:
         memcpy(&e, &eb, sizeof e);
         return e;
     }
-    /* The same over an array. On x86-64 with gcc, an AVX2+FMA copy of the loop is compiled
-       too (no -march flag needed for the build) and chosen at run time when the CPU has both. */
-    static void emseq_exp_neg_array_base(double *x, Py_ssize_t n) {
+    /* Row-chunk loops of the kernel, written once as always-inline bodies and compiled twice:
+       baseline (SSE2) and AVX2+FMA, chosen at run time when the CPU has both (x86-64 gcc; no
+       -march flag in the build). Inner loops run over the K components, contiguous in the
+       transposed layouts, so they vectorise. */
+    #define EMSEQ_BODY static inline __attribute__((always_inline))
+    EMSEQ_BODY void b_exp(double *restrict x, Py_ssize_t n) {
         for (Py_ssize_t i = 0; i < n; i++) x[i] = emseq_exp_neg(x[i]);
     }
+    /* L[i,k] = log_norm[k] - 0.5 sum_j (x_ij - mT[j,k])^2 pT[j,k]  (pT NULL: unit weights) */
+    EMSEQ_BODY void b_diag_logdens(const double *restrict x, Py_ssize_t n, Py_ssize_t D,
+                                   Py_ssize_t K, const double *restrict mT,
+                                   const double *restrict pT, const double *restrict log_norm,
+                                   double *restrict L) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double *restrict Li = L + i * K;
+            const double *restrict xi = x + i * D;
+            for (Py_ssize_t k = 0; k < K; k++) Li[k] = 0.0;
+            for (Py_ssize_t j = 0; j < D; j++) {
+                const double xj = xi[j];
+                const double *restrict mj = mT + j * K;
+                if (pT) {
+                    const double *restrict pj = pT + j * K;
+                    for (Py_ssize_t k = 0; k < K; k++) {
+                        double v = xj - mj[k];
+                        Li[k] += v * v * pj[k];
+                    }
+                } else {
+                    for (Py_ssize_t k = 0; k < K; k++) {
+                        double v = xj - mj[k];
+                        Li[k] += v * v;
+                    }
+                }
+            }
+            for (Py_ssize_t k = 0; k < K; k++) Li[k] = log_norm[k] - 0.5 * Li[k];
+        }
+    }
+    /* nk[k] += r_ik; s1[j,k] += r_ik (x_ij - mT[j,k]); s2[j,k] += r_ik (x_ij - mT[j,k])^2 */
+    EMSEQ_BODY void b_diag_stats(const double *restrict x, Py_ssize_t n, Py_ssize_t D,
+                                 Py_ssize_t K, const double *restrict mT,
+                                 const double *restrict R, double *restrict nk,
+                                 double *restrict s1, double *restrict s2) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const double *restrict Ri = R + i * K;
+            const double *restrict xi = x + i * D;
+            for (Py_ssize_t k = 0; k < K; k++) nk[k] += Ri[k];
+            for (Py_ssize_t j = 0; j < D; j++) {
+                const double xj = xi[j];
+                const double *restrict mj = mT + j * K;
+                double *restrict a1 = s1 + j * K;
+                if (s2) {
+                    double *restrict a2 = s2 + j * K;
+                    for (Py_ssize_t k = 0; k < K; k++) {
+                        double v = xj - mj[k], rv = Ri[k] * v;
+                        a1[k] += rv;
+                        a2[k] += rv * v;
+                    }
+                } else {
+                    for (Py_ssize_t k = 0; k < K; k++) a1[k] += Ri[k] * (xj - mj[k]);
+                }
+            }
+        }
+    }
+    /* full covariance, small D: U[(t*D + j)*K + k] = U_k[t, j] (upper triangular) */
+    EMSEQ_BODY void b_full_logdens(const double *restrict x, Py_ssize_t n, Py_ssize_t D,
+                                   Py_ssize_t K, const double *restrict mT,
+                                   const double *restrict U, const double *restrict log_norm,
+                                   double *restrict L, double *restrict diff,
+                                   double *restrict y) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double *restrict Li = L + i * K;
+            const double *restrict xi = x + i * D;
+            for (Py_ssize_t k = 0; k < K; k++) Li[k] = 0.0;
+            for (Py_ssize_t t = 0; t < D; t++)
+                for (Py_ssize_t k = 0; k < K; k++) diff[t * K + k] = xi[t] - mT[t * K + k];
+            for (Py_ssize_t j = 0; j < D; j++) {
+                for (Py_ssize_t k = 0; k < K; k++) y[k] = 0.0;
+                for (Py_ssize_t t = 0; t <= j; t++) {
+                    const double *restrict u = U + (t * D + j) * K;
+                    const double *restrict d = diff + t * K;
+                    for (Py_ssize_t k = 0; k < K; k++) y[k] += d[k] * u[k];
+                }
+                for (Py_ssize_t k = 0; k < K; k++) Li[k] += y[k] * y[k];
+            }
+            for (Py_ssize_t k = 0; k < K; k++) Li[k] = log_norm[k] - 0.5 * Li[k];
+        }
+    }
+    /* nk, s1 (D, K), s2 (D, D, K) lower triangle a >= b */
+    EMSEQ_BODY void b_full_stats(const double *restrict x, Py_ssize_t n, Py_ssize_t D,
+                                 Py_ssize_t K, const double *restrict mT,
+                                 const double *restrict R, double *restrict nk,
+                                 double *restrict s1, double *restrict s2,
+                                 double *restrict diff, double *restrict y) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const double *restrict Ri = R + i * K;
+            const double *restrict xi = x + i * D;
+            for (Py_ssize_t k = 0; k < K; k++) nk[k] += Ri[k];
+            for (Py_ssize_t t = 0; t < D; t++) {
+                for (Py_ssize_t k = 0; k < K; k++) {
+                    double v = xi[t] - mT[t * K + k];
+                    diff[t * K + k] = v;
+                    y[t * K + k] = Ri[k] * v;
+                    s1[t * K + k] += Ri[k] * v;
+                }
+            }
+            for (Py_ssize_t a = 0; a < D; a++)
+                for (Py_ssize_t b = 0; b <= a; b++) {
+                    double *restrict acc = s2 + (a * D + b) * K;
+                    const double *restrict ya = y + a * K;
+                    const double *restrict db = diff + b * K;
+                    for (Py_ssize_t k = 0; k < K; k++) acc[k] += ya[k] * db[k];
+                }
+        }
+    }
+
+    #define EMSEQ_VARIANTS(ATTR, SUF) \
+    ATTR static void exp_##SUF(double *x, Py_ssize_t n) { b_exp(x, n); } \
+    ATTR static void diag_logdens_##SUF(const double *x, Py_ssize_t n, Py_ssize_t D, \
+        Py_ssize_t K, const double *mT, const double *pT, const double *ln, double *L) \
+        { b_diag_logdens(x, n, D, K, mT, pT, ln, L); } \
+    ATTR static void diag_stats_##SUF(const double *x, Py_ssize_t n, Py_ssize_t D, \
+        Py_ssize_t K, const double *mT, const double *R, double *nk, double *s1, double *s2) \
+        { b_diag_stats(x, n, D, K, mT, R, nk, s1, s2); } \
+    ATTR static void full_logdens_##SUF(const double *x, Py_ssize_t n, Py_ssize_t D, \
+        Py_ssize_t K, const double *mT, const double *U, const double *ln, double *L, \
+        double *diff, double *y) { b_full_logdens(x, n, D, K, mT, U, ln, L, diff, y); } \
+    ATTR static void full_stats_##SUF(const double *x, Py_ssize_t n, Py_ssize_t D, \
+        Py_ssize_t K, const double *mT, const double *R, double *nk, double *s1, double *s2, \
+        double *diff, double *y) { b_full_stats(x, n, D, K, mT, R, nk, s1, s2, diff, y); }
+
+    EMSEQ_VARIANTS(, base)
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    __attribute__((target("avx2,fma")))
-    static void emseq_exp_neg_array_avx2(double *x, Py_ssize_t n) {
-        for (Py_ssize_t i = 0; i < n; i++) x[i] = emseq_exp_neg(x[i]);
-    }
+    EMSEQ_VARIANTS(__attribute__((target("avx2,fma"))), avx2)
     static int emseq_has_avx2 = -1;
-    static void emseq_exp_neg_array(double *x, Py_ssize_t n) {
+    static inline int emseq_avx2(void) {
         if (emseq_has_avx2 < 0)  /* benign race: every thread computes the same value */
             emseq_has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        if (emseq_has_avx2) emseq_exp_neg_array_avx2(x, n);
-        else emseq_exp_neg_array_base(x, n);
+        return emseq_has_avx2;
     }
+    #define EMSEQ_DISPATCH(name, ...) \
+        do { if (emseq_avx2()) name##_avx2(__VA_ARGS__); else name##_base(__VA_ARGS__); } while (0)
     #else
-    static void emseq_exp_neg_array(double *x, Py_ssize_t n) { emseq_exp_neg_array_base(x, n); }
+    #define EMSEQ_DISPATCH(name, ...) name##_base(__VA_ARGS__)
     #endif
+    static void emseq_exp_neg_array(double *x, Py_ssize_t n) { EMSEQ_DISPATCH(exp, x, n); }
+    static void emseq_diag_logdens(const double *x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                                   const double *mT, const double *pT, const double *ln,
+                                   double *L) {
+        EMSEQ_DISPATCH(diag_logdens, x, n, D, K, mT, pT, ln, L);
+    }
+    static void emseq_diag_stats(const double *x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                                 const double *mT, const double *R, double *nk, double *s1,
+                                 double *s2) {
+        EMSEQ_DISPATCH(diag_stats, x, n, D, K, mT, R, nk, s1, s2);
+    }
+    static void emseq_full_logdens(const double *x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                                   const double *mT, const double *U, const double *ln,
+                                   double *L, double *diff, double *y) {
+        EMSEQ_DISPATCH(full_logdens, x, n, D, K, mT, U, ln, L, diff, y);
+    }
+    static void emseq_full_stats(const double *x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                                 const double *mT, const double *R, double *nk, double *s1,
+                                 double *s2, double *diff, double *y) {
+        EMSEQ_DISPATCH(full_stats, x, n, D, K, mT, R, nk, s1, s2, diff, y);
+    }
     """
     double emseq_exp_neg(double x) noexcept nogil
     void emseq_exp_neg_array(double* x, Py_ssize_t n) noexcept nogil
+    void emseq_diag_logdens(const double* x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                            const double* mT, const double* pT, const double* ln,
+                            double* L) noexcept nogil
+    void emseq_diag_stats(const double* x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                          const double* mT, const double* R, double* nk, double* s1,
+                          double* s2) noexcept nogil
+    void emseq_full_logdens(const double* x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                            const double* mT, const double* U, const double* ln, double* L,
+                            double* diff, double* y) noexcept nogil
+    void emseq_full_stats(const double* x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
+                          const double* mT, const double* R, double* nk, double* s1,
+                          double* s2, double* diff, double* y) noexcept nogil
 
 cdef enum:
     CHUNK = 128
@@ -145,7 +301,7 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
     # s1 (D, K); s2: diag/spherical (D, K), full without BLAS (D, D, K) lower (a >= b),
     # full with BLAS (K, D, D) lower row-major. Inner loops run over k (contiguous).
     cdef Py_ssize_t start, n, i, k, j, t, a, b, best
-    cdef double maha, m, m2, s, w, r, lr, rd, val, xj, acc
+    cdef double maha, m, m2, m3, m4, s, s2_, s3, s4, w, r, lr, rd, val, xj, acc
     cdef bint want_arg = hard or labels != NULL
     cdef const double* mu
     cdef const double* U
@@ -180,27 +336,7 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
                         maha = maha + y[i * D + j] * y[i * D + j]
                     L[i * K + k] = log_norm[k] - 0.5 * maha
         elif cov == FULL:
-            # diff (D, K) and the partial products y (D, K) per row, vectorised over k
-            for i in range(n):
-                Li = L + i * K
-                row = xc + i * D
-                for k in range(K):
-                    Li[k] = 0.0
-                for t in range(D):
-                    xj = row[t]
-                    for k in range(K):
-                        diff[t * K + k] = xj - meansT[t * K + k]
-                for j in range(D):
-                    for k in range(K):
-                        y[k] = 0.0
-                    for t in range(j + 1):
-                        U = prec + (t * D + j) * K
-                        for k in range(K):
-                            y[k] = y[k] + diff[t * K + k] * U[k]
-                    for k in range(K):
-                        Li[k] = Li[k] + y[k] * y[k]
-                for k in range(K):
-                    Li[k] = log_norm[k] - 0.5 * Li[k]
+            emseq_full_logdens(xc, n, D, K, meansT, prec, log_norm, L, diff, y)
         elif cov == TIED:
             if use_blas:
                 dgemm(&cN, &cN, &iD, &iN, &iD, &one, <double*>prec, &iD, xc, &iD, &zero, y, &iD)
@@ -211,40 +347,31 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
                         for t in range(j + 1):
                             acc = acc + xc[i * D + t] * prec[t * D + j]
                         y[i * D + j] = acc
-            for i in range(n):
-                Li = L + i * K
-                for k in range(K):
-                    Li[k] = 0.0
-                for j in range(D):
-                    xj = y[i * D + j]
-                    for k in range(K):
-                        val = xj - aux[j * K + k]
-                        Li[k] = Li[k] + val * val
-                for k in range(K):
-                    Li[k] = log_norm[k] - 0.5 * Li[k]
+            emseq_diag_logdens(y, n, D, K, aux, NULL, log_norm, L)
         else:  # diag, spherical (precisions expanded to (D, K))
-            for i in range(n):
-                Li = L + i * K
-                for k in range(K):
-                    Li[k] = 0.0
-                for j in range(D):
-                    xj = xc[i * D + j]
-                    for k in range(K):
-                        val = xj - meansT[j * K + k]
-                        Li[k] = Li[k] + val * val * prec[j * K + k]
-                for k in range(K):
-                    Li[k] = log_norm[k] - 0.5 * Li[k]
+            emseq_diag_logdens(xc, n, D, K, meansT, prec, log_norm, L)
 
         # ---- phase 2: log-sum-exp, responsibilities ----
         for i in range(n):
             Li = L + i * K
-            # two interleaved maxima halve the compare latency chain
+            # four interleaved maxima: a quarter of the compare latency chain
             m = Li[0]
-            m2 = Li[K - 1]
-            for k in range(1, K - 1, 2):
+            m2 = m
+            m3 = m
+            m4 = m
+            k = 0
+            while k + 4 <= K:
                 m = Li[k] if Li[k] > m else m
                 m2 = Li[k + 1] if Li[k + 1] > m2 else m2
+                m3 = Li[k + 2] if Li[k + 2] > m3 else m3
+                m4 = Li[k + 3] if Li[k + 3] > m4 else m4
+                k = k + 4
+            while k < K:
+                m = Li[k] if Li[k] > m else m
+                k = k + 1
             m = m2 if m2 > m else m
+            m3 = m4 if m4 > m3 else m3
+            m = m3 if m3 > m else m
             rowmax[i] = m
             if want_arg:
                 best = 0
@@ -258,9 +385,22 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
         emseq_exp_neg_array(L, n * K)
         for i in range(n):
             Li = L + i * K
+            # four partial sums in a fixed order (latency, and the same result everywhere)
             s = 0.0
-            for k in range(K):
+            s2_ = 0.0
+            s3 = 0.0
+            s4 = 0.0
+            k = 0
+            while k + 4 <= K:
                 s = s + Li[k]
+                s2_ = s2_ + Li[k + 1]
+                s3 = s3 + Li[k + 2]
+                s4 = s4 + Li[k + 3]
+                k = k + 4
+            while k < K:
+                s = s + Li[k]
+                k = k + 1
+            s = (s + s2_) + (s3 + s4)
             rowmax[i] = rowmax[i] + log(s)  # now log p(x_i); the max stays in ll below
             w = 1.0 if sw == NULL else sw[start + i]
             if hard:
@@ -288,11 +428,11 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
 
         # ---- phase 3: sufficient statistics ----
         if want_stats:
-            for i in range(n):
-                Li = L + i * K
-                for k in range(K):
-                    nk[k] += Li[k]
             if cov == FULL and use_blas:
+                for i in range(n):
+                    Li = L + i * K
+                    for k in range(K):
+                        nk[k] += Li[k]
                 for k in range(K):
                     mu = means + k * D
                     for i in range(n):
@@ -305,35 +445,11 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
                     # lower triangle (row-major) of y^T y
                     dsyrk(&cU, &cN, &iD, &iN, &one, y, &iD, &one, s2 + k * D * D, &iD)
             elif cov == FULL:
-                for i in range(n):
-                    Li = L + i * K
-                    row = xc + i * D
-                    for t in range(D):
-                        xj = row[t]
-                        for k in range(K):
-                            val = xj - meansT[t * K + k]
-                            diff[t * K + k] = val
-                            y[t * K + k] = Li[k] * val
-                            s1[t * K + k] += Li[k] * val
-                    for a in range(D):
-                        for b in range(a + 1):
-                            dk = s2 + (a * D + b) * K
-                            for k in range(K):
-                                dk[k] += y[a * K + k] * diff[b * K + k]
+                emseq_full_stats(xc, n, D, K, meansT, L, nk, s1, s2, diff, y)
+            elif cov == TIED:
+                emseq_diag_stats(xc, n, D, K, meansT, L, nk, s1, NULL)
             else:
-                for i in range(n):
-                    Li = L + i * K
-                    for j in range(D):
-                        xj = xc[i * D + j]
-                        if cov == TIED:
-                            for k in range(K):
-                                s1[j * K + k] += Li[k] * (xj - meansT[j * K + k])
-                        else:
-                            for k in range(K):
-                                val = xj - meansT[j * K + k]
-                                r = Li[k] * val
-                                s1[j * K + k] += r
-                                s2[j * K + k] += r * val
+                emseq_diag_stats(xc, n, D, K, meansT, L, nk, s1, s2)
         start = start + n
 
 
