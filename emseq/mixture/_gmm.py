@@ -124,16 +124,22 @@ def _kernel_arrays(weights, means, pc, cov_type):
     aux = np.empty((0, K))
     if cov_type == "full":
         log_det = np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
-        prec = pc if _kernels.uses_blas(D, 0) else pc.transpose(1, 2, 0)  # (D, D, K)
+        prec = pc if _kernels.uses_blas(D, 0, K) else pc.transpose(1, 2, 0)  # (D, D, K)
     elif cov_type == "tied":
         log_det = np.full(K, np.log(np.diag(pc)).sum())
         prec, aux = pc, (means @ pc).T
-    elif cov_type == "diag":
-        log_det = np.log(pc).sum(axis=1)
-        prec = (pc**2).T
     else:
-        log_det = D * np.log(pc)
-        prec = np.broadcast_to(pc**2, (D, K))
+        if cov_type == "diag":
+            log_det = np.log(pc).sum(axis=1)
+            p = pc**2
+        else:
+            log_det = D * np.log(pc)
+            p = np.broadcast_to((pc**2)[:, None], (K, D))
+        if _kernels.uses_blas(D, _COV_CODES[cov_type], K):  # expanded form, see _kernels
+            prec, aux = p, means * p
+            log_det = log_det - 0.5 * np.sum(means * means * p, axis=1)
+        else:
+            prec = p.T
     log_norm = log_w + log_det - 0.5 * D * _LOG_2PI
     return (np.ascontiguousarray(prec, dtype=np.float64).reshape(-1),
             np.ascontiguousarray(aux, dtype=np.float64),
@@ -199,16 +205,26 @@ class _Problem:
                        np.empty(0, dtype=np.int64), self.n_threads)
         ll_sum = float(ll.sum())
         nk_t = nk.sum(axis=0)
-        s1_t = s1.sum(axis=0).reshape(D, K).T
+        blas = _kernels.uses_blas(D, _COV_CODES[self.cov_type], K)
+        if blas and self.cov_type in ("diag", "spherical"):
+            # raw sums R^T x, R^T x^2 -> moments around the current means
+            a1 = s1.sum(axis=0).reshape(K, D)
+            a2 = s2.sum(axis=0).reshape(K, D)
+            s1_t = a1 - nk_t[:, None] * means
+            s2 = (a2 - 2.0 * means * a1 + nk_t[:, None] * means**2).reshape(1, -1)
+        else:
+            s1_t = s1.sum(axis=0).reshape(D, K).T
         if self.cov_type == "full":
             s2_t = s2.sum(axis=0)
-            if _kernels.uses_blas(D, 0):
+            if _kernels.uses_blas(D, 0, K):
                 s2_t = s2_t.reshape(K, D, D)
             else:
                 s2_t = s2_t.reshape(D, D, K).transpose(2, 0, 1)
             s2_t = _symmetrize(s2_t)
         elif self.cov_type == "tied":
             s2_t = None
+        elif blas:
+            s2_t = s2.sum(axis=0).reshape(K, D)
         else:
             s2_t = s2.sum(axis=0).reshape(D, K).T
         tied_scatter = self.scatter
