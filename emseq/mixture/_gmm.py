@@ -116,15 +116,26 @@ def _full_covariances(cov: np.ndarray, cov_type: str, K: int, D: int) -> np.ndar
     return cov[:, None, None] * np.eye(D)[None]
 
 
-def _kernel_arrays(weights, means, pc, cov_type):
-    """``prec``, ``aux``, ``log_norm`` in the kernel's layouts (see _kernels._block)."""
+def _kernel_arrays(weights, means, pc, cov_type, center=None):
+    """``means``, ``prec``, ``aux``, ``log_norm`` in the kernel's layouts (see _kernels._block).
+
+    ``center`` (full covariance with BLAS only): any point near the data, subtracted from
+    every row so the raw second moments lose no digits to the data's offset.
+    """
     K, D = means.shape
     with np.errstate(divide="ignore"):
         log_w = np.log(weights)
     aux = np.empty((0, K))
+    kmeans = means
     if cov_type == "full":
         log_det = np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
-        prec = pc if _kernels.uses_blas(D, 0, K) else pc.transpose(1, 2, 0)  # (D, D, K)
+        if _kernels.uses_blas(D, 0, K):
+            c = means.mean(axis=0) if center is None else center
+            prec = pc.transpose(1, 0, 2).reshape(D, K * D)  # [U_1 ... U_K]
+            kmeans = np.einsum("kt,ktj->kj", means - c, pc)
+            aux = c[None, :]
+        else:
+            prec = pc.transpose(1, 2, 0)  # (D, D, K)
     elif cov_type == "tied":
         log_det = np.full(K, np.log(np.diag(pc)).sum())
         prec, aux = pc, (means @ pc).T
@@ -141,7 +152,8 @@ def _kernel_arrays(weights, means, pc, cov_type):
         else:
             prec = p.T
     log_norm = log_w + log_det - 0.5 * D * _LOG_2PI
-    return (np.ascontiguousarray(prec, dtype=np.float64).reshape(-1),
+    return (np.ascontiguousarray(kmeans, dtype=np.float64),
+            np.ascontiguousarray(prec, dtype=np.float64).reshape(-1),
             np.ascontiguousarray(aux, dtype=np.float64),
             np.ascontiguousarray(log_norm, dtype=np.float64))
 
@@ -179,11 +191,10 @@ class _Problem:
         self.sw_kernel = self.sw if self.sw is not None else np.empty(0)
         self.n_blocks = _kernels.n_blocks(self.X.shape[0])
         self.center = np.zeros(self.D)
+        if self.X.shape[0]:
+            self.center = np.average(self.X, axis=0, weights=self.sw).astype(np.float64)
         self.scatter = None
         if cov_type == "tied":
-            n = self.X.shape[0]
-            if n:
-                self.center = np.average(self.X, axis=0, weights=self.sw).astype(np.float64)
             self.scatter = _scatter(self.X, self.sw_kernel, self.center, n_threads)
 
     def s2_size(self, K: int) -> int:
@@ -192,15 +203,15 @@ class _Problem:
     def e_step(self, weights, means, pc, covariances):
         """Weighted objective sum and the statistics (nk, s1, s2) over all rows."""
         K, D = means.shape
-        prec, aux, log_norm = _kernel_arrays(weights, means, pc, self.cov_type)
+        kmeans, prec, aux, log_norm = _kernel_arrays(weights, means, pc, self.cov_type,
+                                                     self.center)
         B = self.n_blocks
         nk = np.zeros((B, K))
         s1 = np.zeros((B, K * D))
         s2 = np.zeros((B, self.s2_size(K)))
         ll = np.zeros(B)
         empty = np.empty(0)
-        _kernels.estep(self.X, self.sw_kernel, np.ascontiguousarray(means, dtype=np.float64),
-                       prec, aux, log_norm, _COV_CODES[self.cov_type], self.hard, True,
+        _kernels.estep(self.X, self.sw_kernel, kmeans, prec, aux, log_norm, _COV_CODES[self.cov_type], self.hard, True,
                        nk, s1, s2, ll, empty, np.empty((0, K), dtype=self.X.dtype),
                        np.empty(0, dtype=np.int64), self.n_threads)
         ll_sum = float(ll.sum())
@@ -214,13 +225,20 @@ class _Problem:
             s2 = (a2 - 2.0 * means * a1 + nk_t[:, None] * means**2).reshape(1, -1)
         else:
             s1_t = s1.sum(axis=0).reshape(D, K).T
-        if self.cov_type == "full":
-            s2_t = s2.sum(axis=0)
-            if _kernels.uses_blas(D, 0, K):
-                s2_t = s2_t.reshape(K, D, D)
+        if self.cov_type == "full" and blas:
+            # raw sums around the centre c -> moments around the current means
+            a1 = s1.sum(axis=0).reshape(K, D)
+            if _kernels.full_uses_syrk(D):
+                a2 = _symmetrize(s2.sum(axis=0).reshape(K, D, D))
             else:
-                s2_t = s2_t.reshape(D, D, K).transpose(2, 0, 1)
-            s2_t = _symmetrize(s2_t)
+                a2 = s2.sum(axis=0).reshape(D, K, D).transpose(1, 0, 2)
+            mc = means - self.center
+            s1_t = a1 - nk_t[:, None] * mc
+            s2_t = (a2 - np.einsum("ki,kj->kij", mc, a1) - np.einsum("ki,kj->kij", a1, mc)
+                    + np.einsum("k,ki,kj->kij", nk_t, mc, mc))
+            s2_t = 0.5 * (s2_t + np.swapaxes(s2_t, 1, 2))
+        elif self.cov_type == "full":
+            s2_t = _symmetrize(s2.sum(axis=0).reshape(D, D, K).transpose(2, 0, 1))
         elif self.cov_type == "tied":
             s2_t = None
         elif blas:
@@ -695,11 +713,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ll = np.empty(Xk.shape[0]) if ll_rows else np.empty(0)
         rs = np.empty((Xk.shape[0], K), dtype=X.dtype) if resp else np.empty((0, K), X.dtype)
         lab = np.empty(Xk.shape[0], dtype=np.int64) if labels else np.empty(0, np.int64)
-        prec, aux, log_norm = _kernel_arrays(weights, means, pc, cov_type)
+        kmeans, prec, aux, log_norm = _kernel_arrays(weights, means, pc, cov_type)
         B = _kernels.n_blocks(Xk.shape[0])
         n_threads = _threads_for(resolve_threads(self.n_threads), Xk.shape[0])
         with threadpool_limits(limits=1, user_api="blas"):
-            _kernels.estep(Xk, np.empty(0), np.ascontiguousarray(means), prec, aux, log_norm,
+            _kernels.estep(Xk, np.empty(0), kmeans, prec, aux, log_norm,
                            _COV_CODES[cov_type], False, False, np.zeros((B, K)),
                            np.zeros((B, 0)), np.zeros((B, 0)), np.zeros(B), ll, rs, lab,
                            n_threads)

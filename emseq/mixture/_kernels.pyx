@@ -264,6 +264,7 @@ cdef enum:
     CHUNK = 128
     MAX_BLOCKS = 32
     BLAS_MIN_D = 12
+    SYRK_MIN_D = 32
     FULL = 0
     TIED = 1
     DIAG = 2
@@ -308,7 +309,7 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
     cdef const double* row
     cdef double* Li
     cdef double* dk
-    cdef int iD = <int>D, iN, iK = <int>K
+    cdef int iD = <int>D, iN, iK = <int>K, iKD = <int>(K * D)
     cdef double one = 1.0, zero = 0.0, mtwo = -2.0
     cdef char cN = b'N', cU = b'U', cT = b'T'
 
@@ -322,18 +323,22 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
 
         # ---- phase 1: log-densities L[i, k] ----
         if cov == FULL and use_blas:
-            for k in range(K):
-                mu = means + k * D
-                U = prec + k * D * D
-                for i in range(n):
-                    for j in range(D):
-                        diff[i * D + j] = xc[i * D + j] - mu[j]
-                # y (row-major n x D) = diff @ U  <=>  col-major y^T = U^T diff^T
-                dgemm(&cN, &cN, &iD, &iN, &iD, &one, <double*>U, &iD, diff, &iD, &zero, y, &iD)
-                for i in range(n):
+            # centred rows (aux = centre c); one dgemm for every component at once:
+            # y (n, K*D) = xc @ [U_1 ... U_K] (prec is that (D, K*D) matrix), and
+            # maha_ik = ||y_i,k - (m_k - c) U_k||^2 with ``means`` holding (m_k - c) U_k.
+            for i in range(n):
+                for j in range(D):
+                    xc[i * D + j] = xc[i * D + j] - aux[j]
+            dgemm(&cN, &cN, &iKD, &iN, &iD, &one, <double*>prec, &iKD, xc, &iD, &zero, y,
+                  &iKD)
+            for i in range(n):
+                for k in range(K):
+                    row = y + i * K * D + k * D
+                    mu = means + k * D
                     maha = 0.0
                     for j in range(D):
-                        maha = maha + y[i * D + j] * y[i * D + j]
+                        val = row[j] - mu[j]
+                        maha = maha + val * val
                     L[i * K + k] = log_norm[k] - 0.5 * maha
         elif use_blas and cov >= DIAG:  # diag/spherical, many features: expanded quadratic form via BLAS
             # L = log_norm - 0.5 (x^2 @ P^T - 2 x @ (mu P)^T); prec = P (K, D), aux = mu P,
@@ -438,21 +443,27 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
         # ---- phase 3: sufficient statistics ----
         if want_stats:
             if cov == FULL and use_blas:
+                # raw centred sums: s1 (K, D) += R^T xc ; s2 (D, K*D) += xc^T [r_k xc]_k
                 for i in range(n):
                     Li = L + i * K
                     for k in range(K):
                         nk[k] += Li[k]
-                for k in range(K):
-                    mu = means + k * D
-                    for i in range(n):
-                        r = L[i * K + k]
-                        rd = sqrt(r)
-                        for j in range(D):
-                            val = xc[i * D + j] - mu[j]
-                            s1[j * K + k] += r * val
-                            y[i * D + j] = rd * val
-                    # lower triangle (row-major) of y^T y
-                    dsyrk(&cU, &cN, &iD, &iN, &one, y, &iD, &one, s2 + k * D * D, &iD)
+                    if D < SYRK_MIN_D:
+                        for k in range(K):
+                            r = Li[k]
+                            for j in range(D):
+                                y[i * K * D + k * D + j] = r * xc[i * D + j]
+                dgemm(&cN, &cT, &iD, &iK, &iN, &one, xc, &iD, L, &iK, &one, s1, &iD)
+                if D >= SYRK_MIN_D:
+                    # flop-bound: per component, the lower triangle only (s2 (K, D, D))
+                    for k in range(K):
+                        for i in range(n):
+                            rd = sqrt(L[i * K + k])
+                            for j in range(D):
+                                y[i * D + j] = rd * xc[i * D + j]
+                        dsyrk(&cU, &cN, &iD, &iN, &one, y, &iD, &one, s2 + k * D * D, &iD)
+                else:
+                    dgemm(&cN, &cT, &iKD, &iD, &iN, &one, y, &iKD, xc, &iD, &one, s2, &iKD)
             elif use_blas and cov >= DIAG:  # diag/spherical: raw sums R^T x and R^T x^2, (K, D) row-major
                 for i in range(n):
                     Li = L + i * K
@@ -507,7 +518,7 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
     cdef long long* lab = NULL
     cdef const double* auxp = NULL
     cdef double* s2p
-    cdef Py_ssize_t scratch = CHUNK * D if CHUNK * D > D * K else D * K
+    cdef Py_ssize_t scratch = CHUNK * D * K  # full/BLAS: one chunk of y (n, K*D)
     if B != n_blocks(N):
         raise ValueError("accumulators must have n_blocks(n_samples) rows")
     if N == 0:
@@ -546,6 +557,12 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
         free(y)
         free(rowmax)
         free(arg)
+
+
+def full_uses_syrk(Py_ssize_t n_features):
+    """Full/BLAS second moments: per-component dsyrk, shape (K, D, D) lower (else one dgemm
+    for all components, shape (D, K*D))."""
+    return n_features >= SYRK_MIN_D
 
 
 def uses_blas(Py_ssize_t n_features, int cov, Py_ssize_t n_components):
