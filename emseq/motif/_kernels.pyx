@@ -20,6 +20,10 @@ from libc.stdint cimport int64_t, uint8_t, int8_t
 
 ctypedef uint8_t u8
 
+#: posteriors below this are left out of the expected counts (their total effect on a column
+#: is below 1e-9 sites per million windows, far below the round-off the monitor tolerates)
+cdef double ZMIN = 1e-15
+
 cdef enum:
     OOPS = 0
     ZOOPS = 1
@@ -222,6 +226,8 @@ def estep(const u8[::1] seq,               # IN (n_letters,)
                 sf = exp(a + buf[t, 2 * j] - lse)
                 sr = exp(a + buf[t, 2 * j + 1] - lse)
                 zf = zf + sf + sr
+                if sf + sr < ZMIN:
+                    continue
                 for k in range(w):
                     x = seq[p + k]
                     counts[t, k, x] += sf
@@ -251,6 +257,8 @@ def estep(const u8[::1] seq,               # IN (n_letters,)
                 continue
             sf = post * exp(buf[t, 2 * j] - L)
             sr = post * exp(buf[t, 2 * j + 1] - L)
+            if sf + sr < ZMIN:
+                continue
             for k in range(w):
                 x = seq[p + k]
                 counts[t, k, x] += sf

@@ -47,6 +47,10 @@ SEED_PAIRS = 4_000_000
 #: letters of the data the seeds are scored on (a random subset of sequences beyond this)
 SCAN_LETTERS = 200_000
 _LN10 = math.log(10.0)
+#: EM iterations per start on the scan sample (large data sets only)
+SAMPLE_ITER = 20
+#: edge columns with less information than this (bits, vs the background) are trimmed off
+TRIM_BITS = 0.25
 
 
 def width_grid(minw: int, maxw: int) -> list[int]:
@@ -309,6 +313,18 @@ class _Search:
             c = c + c[::-1, ::-1]
         return c / c.sum(axis=1, keepdims=True)
 
+    def _trim(self, theta: np.ndarray) -> tuple[np.ndarray, int]:
+        """Drop edge columns carrying less than ``TRIM_BITS`` of information (width >= minw)."""
+        p = np.maximum(theta, 1e-300)
+        ic = (p * np.log2(p / self.bg.freqs)).sum(axis=1)
+        lo, hi = 0, len(theta)
+        while hi - lo > self.minw and (ic[lo] < TRIM_BITS or ic[hi - 1] < TRIM_BITS):
+            if ic[lo] <= ic[hi - 1]:
+                lo += 1
+            else:
+                hi -= 1
+        return np.ascontiguousarray(theta[lo:hi]), hi - lo
+
     def _log_prior(self, theta: np.ndarray) -> float:
         with np.errstate(divide="ignore"):
             return float((self.alpha * np.log(theta)).sum())
@@ -437,16 +453,15 @@ class _Search:
         return starts
 
     # ------------------------------------------------------------ EM
-    def _em(self, win: _Windows, theta0: np.ndarray, prior0: float, label: dict
-            ) -> tuple[np.ndarray, float, float]:
+    def _em(self, data: EncodedSequences, win: _Windows, theta0: np.ndarray, prior0: float,
+            label: dict, max_iter: int | None = None) -> tuple[np.ndarray, float, float]:
         w = win.w
-        data = self.data
         T = self.n_threads
         counts_t = np.zeros((T, w, 4))
         ll_seq = np.zeros(data.n_sequences)
         z_seq = np.zeros(data.n_sequences)
         n_seq = np.zeros(data.n_sequences)
-        buf = np.zeros((T, 2 * self.maxlen + 2))
+        buf = np.zeros((T, 2 * int(data.lengths.max()) + 2))
         tcm = self.model == "tcm"
         n_used = max(int((win.n_valid > 0).sum()), 1)
         n_windows = max(float(win.n_valid.sum()), 1.0)
@@ -478,7 +493,7 @@ class _Search:
             return float(np.linalg.norm(current[:-1] - previous[:-1])) < self.theta_tol
 
         prior0 = min(max(prior0, prior_lo), prior_hi) if self.model != "oops" else 1.0
-        monitor = ConvergenceMonitor(max_iter=self.max_iter, name=f"motif EM (w={w})")
+        monitor = ConvergenceMonitor(max_iter=max_iter or self.max_iter, name=f"motif EM (w={w})")
         params = run_em(step, np.concatenate([theta0.ravel(), [prior0]]), monitor,
                         converged=converged)
         frame = monitor.to_frame()
@@ -488,10 +503,9 @@ class _Search:
         return params[:-1].reshape(w, 4).copy(), float(params[-1]), last.get("ll", np.nan)
 
     # ------------------------------------------------------------ sites of a solution
-    def _candidate_sites(self, win: _Windows, theta: np.ndarray
+    def _candidate_sites(self, data: EncodedSequences, win: _Windows, theta: np.ndarray
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Candidate sites ranked best first: (sequence, position, strand, score)."""
-        data = self.data
         w = win.w
         lp = np.ascontiguousarray(np.log(np.maximum(theta, 1e-300)))
         if self.model != "tcm":
@@ -532,13 +546,13 @@ class _Search:
         strand = np.where(fwd[chosen] >= rev[chosen], 1, -1).astype(np.int8)
         return seqs, chosen, strand, best[chosen]
 
-    def _select(self, win: _Windows, theta: np.ndarray) -> dict | None:
+    def _select(self, data: EncodedSequences, win: _Windows, theta: np.ndarray) -> dict | None:
         """Choose the number of sites minimising the E-value; return the motif's summary."""
-        seqs, pos, strand, score = self._candidate_sites(win, theta)
+        seqs, pos, strand, score = self._candidate_sites(data, win, theta)
         w = win.w
         if len(pos) < 2:
             return None
-        lett = self._letters(self.data, pos, strand, w)
+        lett = self._letters(data, pos, strand, w)
         onehot = np.zeros(lett.shape + (4,))
         np.put_along_axis(onehot, lett[..., None].astype(np.int64), 1.0, axis=-1)
         cum = np.cumsum(onehot, axis=0)
@@ -553,18 +567,24 @@ class _Search:
                 "seqs": seqs[:n], "pos": pos[:n], "strand": strand[:n], "counts": cum[n - 1]}
 
     # ------------------------------------------------------------ one motif
-    def find_motif(self, widths: Sequence[int], erase: np.ndarray, motif_index: int,
+    def find_motif(self, widths: Sequence[int], erase: np.ndarray | None, motif_index: int,
                    bar) -> dict | None:
+        """Search every width; EM from the best starts; keep the most significant motif.
+
+        On large data the starts are refined by EM on the scan subset (bounded size) and only
+        the winner is refined by EM on the whole data (then its sites chosen on all of it).
+        """
+        sampled = self.scan is not self.data
         erase_scan = None
         if erase is not None:
-            if self.scan is self.data:
-                erase_scan = erase
-            else:
-                erase_scan = np.concatenate([erase[self.data.offsets[i]:self.data.offsets[i + 1]]
-                                             for i in self.scan_index])
+            erase_scan = erase if not sampled else np.concatenate(
+                [erase[self.data.offsets[i]:self.data.offsets[i + 1]] for i in self.scan_index])
+        em_data = self.scan if sampled else self.data
+        em_bglp = self.scan_bglp if sampled else self.bglp
         best = None
+        win_cache: dict[int, _Windows] = {}
         for w in widths:
-            win = _windows(self.data, self.bglp, w, erase)
+            win = _windows(em_data, em_bglp, w, erase_scan if sampled else erase)
             if not (win.n_valid > 0).any():
                 bar.update(1)
                 continue
@@ -574,9 +594,19 @@ class _Search:
                              w, skipped)
             starts = self._starts(w, erase_scan)
             for j, (theta0, prior0, loge0) in enumerate(starts):
-                theta, prior, _ = self._em(win, theta0, prior0,
-                                           {"motif": motif_index, "width": w, "start": j + 1})
-                sel = self._select(win, theta)
+                label = {"motif": motif_index, "width": w, "start": j + 1,
+                         "phase": "sample" if sampled else "full"}
+                # on a sample: a few EM iterations per start; the winner gets full EM on all data
+                theta, prior, _ = self._em(em_data, win, theta0, prior0, label,
+                                           SAMPLE_ITER if sampled else None)
+                theta, wt = self._trim(theta)
+                if wt != w:
+                    if wt not in win_cache:
+                        win_cache[wt] = _windows(em_data, em_bglp, wt,
+                                                 erase_scan if sampled else erase)
+                    sel = self._select(em_data, win_cache[wt], theta)
+                else:
+                    sel = self._select(em_data, win, theta)
                 if sel is None:
                     continue
                 sel["prior"] = prior
@@ -584,8 +614,18 @@ class _Search:
                              motif_index, w, j + 1, sel["loge"] / _LN10, loge0 / _LN10, sel["n"])
                 if best is None or sel["loge"] < best["loge"]:
                     best = sel
+                    best["start"] = j + 1
             bar.update(1)
-        return best
+        if best is None or not sampled:
+            return best
+        w = best["w"]
+        win = _windows(self.data, self.bglp, w, erase)
+        label = {"motif": motif_index, "width": w, "start": best["start"], "phase": "full"}
+        theta, prior, _ = self._em(self.data, win, best["theta"], best["prior"], label)
+        sel = self._select(self.data, win, theta)
+        if sel is not None:
+            sel["prior"] = prior
+        return sel
 
     def erase_sites(self, erase: np.ndarray, theta: np.ndarray, prior: float) -> np.ndarray:
         """Probabilistic erasing: multiply each position's weight by P(not covered by a site)."""
@@ -636,6 +676,7 @@ class _Search:
         return erase * (1.0 - np.clip(covered, 0.0, 1.0))
 
     def sites_frame(self, motif_id: str, sel: dict, pwm: np.ndarray) -> pd.DataFrame:
+        """The chosen sites as a table (1-based inclusive coordinates, motif orientation)."""
         data = self.data
         w = sel["w"]
         order = np.lexsort((sel["pos"], sel["seqs"]))
@@ -785,7 +826,7 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
     sites = (pd.concat(site_frames, ignore_index=True) if site_frames
              else pd.DataFrame(columns=columns))
     convergence = (pd.concat(search.traces, ignore_index=True) if search.traces
-                   else pd.DataFrame(columns=["motif", "width", "start", "iteration",
+                   else pd.DataFrame(columns=["motif", "width", "start", "phase", "iteration",
                                               "log_likelihood", "delta", "relative_delta",
                                               "seconds"]))
     params = dict(mod=mod, nmotifs=nmotifs, minw=minw, maxw=maxw, revcomp=revcomp, pal=pal,

@@ -124,14 +124,14 @@ def read_meme(path: str | Path) -> dict[str, np.ndarray]:
 def pwm_correlation(found: np.ndarray, truth: np.ndarray) -> float:
     """Best Pearson correlation of the overlapping columns over offsets and both strands.
 
-    The overlap must cover the shorter of the two motifs entirely.
+    The overlap must cover at least 3/4 of the shorter of the two motifs.
     """
     best = -1.0
     short = min(len(found), len(truth))
     for cand in (found, found[::-1, ::-1]):
         for off in range(-(len(cand) - 1), len(truth)):
             lo, hi = max(0, off), min(len(truth), off + len(cand))
-            if hi - lo < short:
+            if hi - lo < max(2, int(np.ceil(0.75 * short))):
                 continue
             a = cand[lo - off:hi - off].ravel()
             b = truth[lo:hi].ravel()
