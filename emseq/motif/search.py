@@ -214,6 +214,11 @@ def _load(sequences, mask_lowercase: bool) -> EncodedSequences:
     bad = set(joined) - set("ACGTUNRYKMSWBDHV")
     if bad:
         raise InputError(f"{source}: unexpected letters {''.join(sorted(bad))!r} in DNA sequences")
+    empty = sum(1 for s in strings if not s)
+    if empty:
+        logger.info("%d empty sequence(s) skipped", empty)
+        names = [n for n, s in zip(names, strings) if s]
+        strings = [s for s in strings if s]
     return encode(strings, names, mask_lowercase=mask_lowercase)
 
 
@@ -661,14 +666,10 @@ class _Search:
                 a = math.log(max(prior, 1e-300)) - np.log(nv * self.nstr) + L
                 post = np.exp(a - np.logaddexp(math.log1p(-min(prior, 1 - 1e-12)), a))
                 post = np.where(win.n_valid > 0, post, 0.0)
-            with np.errstate(invalid="ignore"):
-                rel = np.exp(best - np.repeat(np.where(np.isfinite(L), L, 0.0), np.diff(data.offsets)))
-            rel = np.where(np.isfinite(best), rel, 0.0)
-            # both strands of a window erase the same letters: sum them
-            zz = np.where(np.isfinite(s), np.exp(s - np.repeat(np.where(np.isfinite(L), L, 0.0),
-                                                               np.diff(data.offsets))), 0.0)
+            # both strands of a window erase the same letters: sum their posteriors
+            L_pos = np.repeat(np.where(np.isfinite(L), L, 0.0), np.diff(data.offsets))
+            zz = np.where(np.isfinite(s), np.exp(s - L_pos), 0.0)
             z = zz.sum(axis=0) * np.repeat(post, np.diff(data.offsets))
-            del rel
         cz = np.concatenate([[0.0], np.cumsum(z)])
         n = len(z)
         idx = np.arange(n)

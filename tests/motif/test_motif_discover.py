@@ -168,3 +168,17 @@ def test_bfile_background_used(tmp_path):
     np.testing.assert_allclose(r.background.freqs, [0.3, 0.2, 0.2, 0.3], atol=1e-9)
     assert r.background.order == 0
     assert "CTGT" in r.motifs[0].consensus or "ACAG" in r.motifs[0].consensus
+
+
+def test_two_motifs_found_by_erasing():
+    rng = np.random.default_rng(11)
+    a = plant(rng, JASPAR["MA0138.3"], 25, 150, model="oops")
+    b = plant(rng, JASPAR["MA0113.4"], 25, 150, model="oops")
+    # put motif b's sites into the second half of each sequence carrying motif a
+    seqs = [sa[:75] + sb[75:] for sa, sb in zip(a.sequences, b.sequences)]
+    r = discover(seqs + [""], mod="zoops", minw=8, maxw=20, nmotifs=2, n_threads=1)
+    assert len(r.motifs) == 2
+    corr = [[pwm_correlation(m.pwm, t) for t in (a.pwm, b.pwm)] for m in r.motifs]
+    # each planted motif is matched by one of the two found motifs
+    assert max(corr[0][0], corr[1][0]) > 0.8, corr
+    assert max(corr[0][1], corr[1][1]) > 0.8, corr
