@@ -35,7 +35,7 @@ from ..io.fasta import FastaRecord, read_fasta
 from . import _kernels
 from .alphabet import LETTERS, EncodedSequences, encode, revcomp_codes
 from .background import MAX_ORDER, Background
-from .stats import llr_bits, log_evalue, log_n_alignments, site_pvalues
+from .stats import column_log_pvalues, llr_bits, log_evalue, log_n_alignments, site_pvalues
 
 __all__ = ["discover", "Motif", "MotifSet", "MotifResult", "width_grid", "MODELS"]
 
@@ -49,6 +49,8 @@ SCAN_LETTERS = 200_000
 _LN10 = math.log(10.0)
 #: EM iterations per start on the scan sample (large data sets only)
 SAMPLE_ITER = 20
+#: edge columns of the chosen sites with a larger column p-value are trimmed off
+TRIM_PVALUE = 0.001
 #: edge columns with less information than this (bits, vs the background) are trimmed off
 TRIM_BITS = 0.25
 
@@ -329,6 +331,19 @@ class _Search:
             else:
                 hi -= 1
         return np.ascontiguousarray(theta[lo:hi]), hi - lo
+
+    def _trim_columns(self, counts: np.ndarray) -> tuple[int, int]:
+        """Edge columns of the chosen sites whose LLR p-value exceeds ``TRIM_PVALUE`` are cut
+        (MEME shortens motifs the same way, by significance); returns the kept range."""
+        logp = column_log_pvalues(counts, self.bg.freqs)
+        lo, hi = 0, len(logp)
+        cut = math.log(TRIM_PVALUE)
+        while hi - lo > self.minw and (logp[lo] > cut or logp[hi - 1] > cut):
+            if logp[lo] >= logp[hi - 1]:
+                lo += 1
+            else:
+                hi -= 1
+        return lo, hi
 
     def _log_prior(self, theta: np.ndarray) -> float:
         with np.errstate(divide="ignore"):
@@ -612,6 +627,17 @@ class _Search:
                     sel = self._select(em_data, win_cache[wt], theta)
                 else:
                     sel = self._select(em_data, win, theta)
+                if sel is not None:
+                    lo, hi = self._trim_columns(sel["counts"])
+                    if hi - lo < sel["w"]:
+                        wt = hi - lo
+                        if wt not in win_cache:
+                            win_cache[wt] = _windows(em_data, em_bglp, wt,
+                                                     erase_scan if sampled else erase)
+                        shorter = self._select(em_data, win_cache[wt],
+                                               np.ascontiguousarray(sel["theta"][lo:hi]))
+                        if shorter is not None and shorter["loge"] <= sel["loge"]:
+                            sel = shorter
                 if sel is None:
                     continue
                 sel["prior"] = prior
@@ -704,7 +730,7 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
              n_threads: int | None = None, mod: str = "zoops", nmotifs: int = 1,
              minw: int = 6, maxw: int = 20, revcomp: bool = True, pal: bool = False,
              markov_order: int = 2, bfile: str | os.PathLike[str] | None = None,
-             mask_lowercase: bool = False, prior_strength: float = 1.0, max_iter: int = 50,
+             mask_lowercase: bool = False, prior_strength: float = 0.25, max_iter: int = 50,
              theta_tol: float = 1e-3, n_starts: int = 2, n_kmers: int = 32,
              random_state: int | None = 0, progress_bar: bool | None = None) -> MotifResult:
     """Discover motifs in DNA sequences with MEME's mixture models fitted by EM.
@@ -731,7 +757,7 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
         MEME background file to use instead of estimating the background.
     mask_lowercase : bool, default=False
         Treat lowercase (soft-masked) letters as unknown.
-    prior_strength : float, default=1.0
+    prior_strength : float, default=0.25
         Total pseudocount per PWM column (Dirichlet prior proportional to the background).
     max_iter, theta_tol : int, float
         EM stops when the PWM moves less than ``theta_tol`` (Euclidean) or after ``max_iter``.

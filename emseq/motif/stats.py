@@ -6,8 +6,10 @@ For the ``n`` sites of a motif of width ``w``, with ``c[k, a]`` the count of let
 column ``k`` and ``b`` the order-0 background frequencies:
 
 1. Each column's log-likelihood ratio ``LLR_k = sum_a c[k, a] ln(c[k, a] / (n b[a]))`` is
-   turned into a p-value with the asymptotic law ``2 LLR_k ~ chi2(3)`` (MEME uses exact
-   dynamic-programming tables for this step; the chi-square law is its large-sample limit).
+   turned into a p-value ``P(LLR >= LLR_k)`` under a multinomial(n, b) column: exactly, by
+   enumerating every composition of ``n`` letters, for ``n <= EXACT_MAX_SITES`` (as MEME does
+   with its dynamic-programming tables), and with the asymptotic law ``2 LLR ~ chi2(3)``
+   beyond (where it is accurate; for few sites it is far too optimistic).
 2. The ``w`` column p-values are combined into the p-value of their product (Fisher:
    ``-2 sum ln p_k ~ chi2(2 w)``), which is exactly MEME's "p-value of the product of
    p-values" for independent uniform p-values.
@@ -20,6 +22,8 @@ below 1e-300 are still ordered correctly (``log10_e_value``).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import erfcx, gammaln, logsumexp
@@ -49,15 +53,59 @@ def log_chi2_sf_even(x: np.ndarray, df: int) -> np.ndarray:
     return np.minimum(0.0, -half + logsumexp(terms, axis=-1))
 
 
-def column_log_pvalues(counts: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """Natural-log p-value of each column's LLR; ``counts`` of shape (..., w, 4)."""
-    counts = np.asarray(counts, dtype=float)
+#: columns of at most this many sites get exact LLR p-values (chi-square beyond)
+EXACT_MAX_SITES = 50
+
+
+@lru_cache(maxsize=512)
+def _exact_llr_table(n: int, bg_key: tuple[float, float, float, float]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Every LLR value of a column of ``n`` letters (ascending) and ``ln P(LLR >= value)``."""
+    bg = np.array(bg_key)
+    a, b, c = np.meshgrid(*(np.arange(n + 1),) * 3, indexing="ij")
+    keep = a + b + c <= n
+    comps = np.stack([a[keep], b[keep], c[keep], n - (a + b + c)[keep]], axis=1).astype(float)
+    logprob = gammaln(n + 1) - gammaln(comps + 1).sum(axis=1) + (comps * np.log(bg)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        llr = np.where(comps > 0, comps * np.log(comps / (n * bg)), 0.0).sum(axis=1)
+    order = np.argsort(-llr, kind="stable")
+    llr, logprob = llr[order], logprob[order]
+    tail = np.logaddexp.accumulate(logprob)      # ln P(LLR >= llr[i]) (ties resolved below)
+    llr_asc = llr[::-1]
+    tail_asc = tail[::-1]
+    # for tied values keep the largest tail (all of the tie counts as ">=")
+    uniq, first = np.unique(np.round(llr_asc, 9), return_index=True)
+    return uniq, np.minimum(tail_asc[first], 0.0)
+
+
+def _column_llr(counts: np.ndarray, bg: np.ndarray) -> np.ndarray:
     n = counts.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = counts / (n * bg)
-        terms = np.where(counts > 0, counts * np.log(ratio), 0.0)
-    llr = np.maximum(terms.sum(axis=-1), 0.0)
-    return log_chi2_sf_3(2.0 * llr)
+        terms = np.where(counts > 0, counts * np.log(counts / (n * bg)), 0.0)
+    return np.maximum(terms.sum(axis=-1), 0.0)
+
+
+def column_log_pvalues(counts: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Natural-log p-value of each column's LLR; ``counts`` of shape (..., w, 4).
+
+    Exact (multinomial enumeration) for integer columns of at most ``EXACT_MAX_SITES``
+    letters, chi-square with 3 degrees of freedom otherwise.
+    """
+    counts = np.asarray(counts, dtype=float)
+    llr = _column_llr(counts, bg)
+    out = log_chi2_sf_3(2.0 * llr)
+    n = counts.sum(axis=-1)
+    exact = (n <= EXACT_MAX_SITES) & (np.abs(n - np.round(n)) < 1e-9) & (n >= 1)
+    if exact.any():
+        key = tuple(float(x) for x in np.asarray(bg, dtype=float))
+        nn = np.round(n).astype(np.int64)
+        for value in np.unique(nn[exact]):
+            mask = exact & (nn == value)
+            values, tails = _exact_llr_table(int(value), key)
+            idx = np.searchsorted(values, np.round(llr[mask], 9) - 1e-9, side="left")
+            idx = np.minimum(idx, len(values) - 1)
+            out[mask] = tails[idx]
+    return out
 
 
 def log_n_alignments(model: str, nsites: np.ndarray | int, n_sequences: int,

@@ -79,9 +79,10 @@ def test_crp0_result_tables(crp_result):
 
 
 def test_em_objective_never_decreases(crp_result):
-    for _, run in crp_result.convergence.groupby(["motif", "width", "start", "phase"]):
+    runs = crp_result.convergence.groupby(["motif", "width", "start", "phase"])
+    assert max(len(run) for _, run in runs) >= 5
+    for _, run in runs:
         ll = run["log_likelihood"].to_numpy()
-        assert len(ll) >= 2
         assert np.all(np.diff(ll) >= -1e-9 * np.abs(ll[1:])), ll
 
 
