@@ -47,7 +47,7 @@ SEED_PAIRS = 4_000_000
 #: letters of the data the seeds are scored on (a random subset of sequences beyond this)
 SCAN_LETTERS = 200_000
 _LN10 = math.log(10.0)
-#: EM iterations per start on the scan sample (large data sets only)
+#: EM iterations per start before the winner is refined to convergence
 SAMPLE_ITER = 20
 #: edge columns of the chosen sites with a larger column p-value are trimmed off
 TRIM_PVALUE = 0.001
@@ -222,6 +222,19 @@ def _load(sequences, mask_lowercase: bool) -> EncodedSequences:
         names = [n for n, s in zip(names, strings) if s]
         strings = [s for s in strings if s]
     return encode(strings, names, mask_lowercase=mask_lowercase)
+
+
+def _longest_known_run(data: EncodedSequences) -> int:
+    """Length of the longest stretch of A/C/G/T letters inside one sequence."""
+    breaks = (data.codes > 3).astype(np.int8)
+    breaks_pos = np.flatnonzero(breaks)
+    cuts = np.unique(np.concatenate([breaks_pos, breaks_pos + 1, data.offsets]))
+    cuts = cuts[(cuts >= 0) & (cuts <= len(data.codes))]
+    if len(cuts) < 2:
+        return 0
+    lengths = np.diff(cuts)
+    known = breaks[cuts[:-1]] == 0 if len(data.codes) else np.zeros(0, bool)
+    return int(lengths[known].max()) if known.any() else 0
 
 
 # --------------------------------------------------------------------------- windows
@@ -591,8 +604,9 @@ class _Search:
                    bar) -> dict | None:
         """Search every width; EM from the best starts; keep the most significant motif.
 
-        On large data the starts are refined by EM on the scan subset (bounded size) and only
-        the winner is refined by EM on the whole data (then its sites chosen on all of it).
+        Each start gets ``SAMPLE_ITER`` EM iterations (on the scan subset when the data are
+        larger than it); only the winner is refined by EM to convergence on the whole data,
+        and its sites are then chosen on all of it.
         """
         sampled = self.scan is not self.data
         erase_scan = None
@@ -615,10 +629,9 @@ class _Search:
             starts = self._starts(w, erase_scan)
             for j, (theta0, prior0, loge0) in enumerate(starts):
                 label = {"motif": motif_index, "width": w, "start": j + 1,
-                         "phase": "sample" if sampled else "full"}
+                         "phase": "sample" if sampled else "start"}
                 # on a sample: a few EM iterations per start; the winner gets full EM on all data
-                theta, prior, _ = self._em(em_data, win, theta0, prior0, label,
-                                           SAMPLE_ITER if sampled else None)
+                theta, prior, _ = self._em(em_data, win, theta0, prior0, label, SAMPLE_ITER)
                 theta, wt = self._trim(theta)
                 if wt != w:
                     if wt not in win_cache:
@@ -647,7 +660,7 @@ class _Search:
                     best = sel
                     best["start"] = j + 1
             bar.update(1)
-        if best is None or not sampled:
+        if best is None:
             return best
         w = best["w"]
         win = _windows(self.data, self.bglp, w, erase)
@@ -791,21 +804,8 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
         raise UsageError(f"prior_strength must be positive, got {prior_strength}")
     threads = resolve_threads(n_threads)
     data = _load(sequences, mask_lowercase)
-    # length of the longest run of known letters decides whether any site is possible
-    known = data.codes <= 3
-    runs = np.diff(np.flatnonzero(np.concatenate([[True], ~known, [True]]))) - 1
-    boundary_runs = 0
-    if len(data.codes):
-        # runs must not cross sequence boundaries: compute per sequence
-        longest = 0
-        for i in range(data.n_sequences):
-            seg = known[data.offsets[i]:data.offsets[i + 1]]
-            if len(seg) <= longest:
-                continue
-            r = np.diff(np.flatnonzero(np.concatenate([[True], ~seg, [True]]))) - 1
-            longest = max(longest, int(r.max()) if len(r) else 0)
-        boundary_runs = longest
-    del runs
+    # the longest run of known letters (within a sequence) decides whether any site is possible
+    boundary_runs = _longest_known_run(data)
     if boundary_runs < minw:
         raise InputError(f"no sequence has {minw} consecutive known letters (longest "
                          f"{boundary_runs}); lower --minw or check the input")
