@@ -633,6 +633,16 @@ class _Search:
                 logger.debug("width %d: %d sequence(s) have no possible site and are skipped",
                              w, skipped)
             starts = self._starts(w, erase_scan)
+            if best is not None and best["w"] < w:
+                # extend the best motif so far: centred, background columns on both sides
+                pad = w - best["w"]
+                left = pad // 2
+                theta_ext = np.tile(self.bg.freqs, (w, 1))
+                theta_ext[left:left + best["w"]] = best["theta"]
+                prior_ext = best["prior"]
+                if self.model == "tcm":
+                    prior_ext = min(prior_ext, 0.5 / w)
+                starts.append((theta_ext, prior_ext, best["loge"]))
             for j, (theta0, prior0, loge0) in enumerate(starts):
                 label = {"motif": motif_index, "width": w, "start": j + 1,
                          "phase": "sample" if sampled else "start"}
