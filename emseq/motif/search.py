@@ -529,6 +529,9 @@ class _Search:
             return float(np.linalg.norm(current[:-1] - previous[:-1])) < self.theta_tol
 
         prior0 = min(max(prior0, prior_lo), prior_hi) if self.model != "oops" else 1.0
+        if self.pal:
+            # EM is monotone only from a feasible start: make it a palindrome
+            theta0 = (theta0 + theta0[::-1, ::-1]) / 2.0
         monitor = ConvergenceMonitor(max_iter=max_iter or self.max_iter, name=f"motif EM (w={w})")
         params = run_em(step, np.concatenate([theta0.ravel(), [prior0]]), monitor,
                         converged=converged)
