@@ -8,6 +8,8 @@ Background: an order-2 Markov model trained on real Drosophila sequence
   per sequence);
 - ``500x100`` ChIP-like ZOOPS (70 % of sequences carry a site);
 - ``2000x500`` (1 Mbp) ZOOPS (50 %);
+- the classic sets: crp0 (OOPS/ZOOPS/TCM, scored against its 24 known CRP sites) and lex0
+  (is LexA the top motif?);
 - a scaling series of ZOOPS sets from 100 kbp to 1 Mbp (500 bp sequences) for the growth
   exponent of time with total length.
 
@@ -48,7 +50,56 @@ MEME = {
     "20x200 tcm": {"nPC": 0.80, "seconds": None},
     "500x100 zoops": {"nPC": 0.83, "seconds": 136.0},
     "2000x500 zoops": {"nPC": 0.80, "seconds": 246.0},
+    "crp0 oops": {"nPC": 0.56, "seconds": None},
+    "crp0 zoops": {"nPC": 0.56, "seconds": None},
+    "crp0 tcm": {"nPC": 0.69, "seconds": None},
 }
+
+
+def _crp_truth(path: Path) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Known CRP sites of crp0.s: header numbers are 1-based starts of 22-bp sites."""
+    rows, lengths, name = [], {}, None
+    for line in path.read_text().splitlines():
+        if line.startswith(">"):
+            fields = line[1:].split()
+            name = fields[0]
+            lengths[name] = 0
+            rows += [(name, int(p), int(p) + 21) for p in fields[1:]]
+        elif name is not None:
+            lengths[name] += len(line.strip())
+    return pd.DataFrame(rows, columns=["sequence", "start", "end"]), lengths
+
+
+def run_classic(case: dict) -> dict:
+    """crp0 (scored against its known sites) or lex0 (LexA found or not)."""
+    sys.path.insert(0, str(ROOT))
+    from emseq.motif import discover
+    from emseq.motif.simulate import site_accuracy
+
+    path = SHARED / f"{case['data']}.s"
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    result = discover(path, mod=case["mod"], minw=6, maxw=20, nmotifs=1,
+                      n_threads=case["threads"], progress_bar=False)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    top = result.motifs[0]
+    row = {"set": case["set"], "motif": top.consensus, "mod": case["mod"],
+           "n": result.n_sequences, "length": 0, "threads": case["threads"],
+           "letters": 0, "wall_s": wall, "cpu_s": cpu,
+           "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+           "pwm_corr": float("nan"), "found": top.consensus, "width": top.width}
+    if case["data"] == "crp0":
+        truth, lengths = _crp_truth(path)
+        row.update(site_accuracy(result.sites, truth, lengths))
+    else:
+        comp = str.maketrans("ACGT", "TGCA")
+        cons = top.consensus
+        hit = any("CTGT" in c and c.rfind("CAG") > c.find("CTGT") + 8
+                  for c in (cons, cons.translate(comp)[::-1]))
+        row.update({"nSn": float("nan"), "nPPV": float("nan"), "nPC": float("nan"),
+                    "sSn": float("nan"), "sPPV": float("nan"), "lexa_found": hit})
+    return row
 
 
 def _training_background(order: int = 2) -> np.ndarray:
@@ -112,7 +163,8 @@ def main() -> None:
     parser.add_argument("--sets", default="all", help="comma-separated set names, or all")
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(run_case(json.loads(args.case))))
+        case = json.loads(args.case)
+        print(json.dumps(run_classic(case) if "data" in case else run_case(case)))
         return
     cond = _training_background().tolist()
     names = ["MA0139.2", "MA0138.3", "MA0080.7", "MA0466.4", "MA0106.3", "MA0113.4",
@@ -131,6 +183,16 @@ def main() -> None:
         plan.append((label, "zoops", "zoops", n, 500, 0.5, big))
     wanted = None if args.sets == "all" else set(s.strip() for s in args.sets.split(","))
     runs = []
+    for data, mods in (("crp0", ("oops", "zoops", "tcm")), ("lex0", ("zoops",))):
+        for mod in mods:
+            label = f"{data} {mod}"
+            if wanted and label not in wanted:
+                continue
+            row = _spawn({"set": label, "data": data, "mod": mod, "threads": args.threads,
+                          "motif": data})
+            runs.append(row)
+            print(f"  {label:16s} {row['wall_s']:6.2f} s  nPC {row['nPC']:.2f}  "
+                  f"{row['found']}", file=sys.stderr, flush=True)
     for label, mod, kind, n, length, fraction, motifs in plan:
         if wanted and label not in wanted:
             continue
@@ -147,7 +209,7 @@ def main() -> None:
     frame.to_csv(RESULTS / "motif_runs.tsv", sep="\t", index=False)
     metrics = ["nSn", "nPPV", "nPC", "sSn", "sPPV", "pwm_corr", "wall_s", "cpu_s", "peak_mb"]
     summary = frame.groupby("set", sort=False).agg(
-        letters=("letters", "first"), runs=("motif", "size"),
+        letters=("letters", "first"), runs=("found", "size"), found=("found", "first"),
         **{m: (m, "mean") for m in metrics}).reset_index()
     summary["meme_nPC"] = [MEME.get(s, {}).get("nPC") for s in summary["set"]]
     summary["meme_cpu_s"] = [MEME.get(s, {}).get("seconds") for s in summary["set"]]

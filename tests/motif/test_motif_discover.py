@@ -183,3 +183,15 @@ def test_two_motifs_found_by_erasing():
     # each planted motif is matched by one of the two found motifs
     assert max(corr[0][0], corr[1][0]) > 0.8, corr
     assert max(corr[0][1], corr[1][1]) > 0.8, corr
+
+
+def test_gzipped_fasta_gives_the_same_motif(tmp_path):
+    import gzip
+
+    gz = tmp_path / "lex0.fa.gz"
+    with gzip.open(gz, "wt") as handle:
+        handle.write((DATA / "lex0.s").read_text())
+    plain = discover(DATA / "lex0.s", mod="zoops", minw=14, maxw=16, n_threads=1)
+    packed = discover(gz, mod="zoops", minw=14, maxw=16, n_threads=1)
+    np.testing.assert_allclose(plain.motifs[0].pwm, packed.motifs[0].pwm)
+    pd.testing.assert_frame_equal(plain.sites, packed.sites)
