@@ -1,0 +1,205 @@
+"""emseq.mixture.GaussianMixture vs sklearn.mixture.GaussianMixture, side by side.
+
+Both estimators start from the same initial parameters (weights_init, means_init,
+precisions_init), run with tol=0 for a fixed number of iterations, in the same process, one
+configuration after the other. Per configuration the table reports:
+
+- ``sk_cpu_it`` / ``em_cpu_it``: CPU seconds per EM iteration at 1 thread (BLAS held to one
+  thread for scikit-learn, ``n_threads=1`` for emseq), measured as the difference between a
+  run of ``1 + ITER`` iterations and a run of 1 iteration, divided by ``ITER`` (so setup and
+  scikit-learn's final E-step cancel out); ``speedup`` is their ratio;
+- ``sk_wall2_it`` / ``em_wall2_it``: wall seconds per iteration with 2 threads, and
+  ``em_2v1`` = emseq's 1-thread wall / 2-thread wall;
+- ``sk_mem_x`` / ``em_mem_x``: peak memory allocated during ``fit`` (tracemalloc, which sees
+  every NumPy allocation) over the size of X; emseq's kernel scratch (malloc'd per thread,
+  ``128 * (3 D + K + 2) * 8`` bytes) is added to its figure;
+- ``bound_s`` and ``sk_frac`` / ``em_frac``: the machine bound of one iteration, the larger of
+  the minimal arithmetic at the measured 1-thread DGEMM rate and one read of X at the measured
+  1-thread memory bandwidth, and the fraction of it each implementation reaches
+  (bound / measured CPU time per iteration);
+- ``ll_rel_diff``: the largest relative difference between the two log-likelihood traces.
+
+Minimal arithmetic per iteration (multiply-adds counted as 2 flops): full ``2 N K D^2``
+(triangular solve and rank-1 update) ``+ 8 N K D``; tied ``N D^2 + 8 N K D``; diag and
+spherical ``8 N K D``.
+
+Usage: ``python benchmarks/bench_mixture.py [--n 100000 1000000] [--iter 5]``; the table is
+printed and written to ``benchmarks/results/mixture.tsv`` (and ``.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+from threadpoolctl import threadpool_limits
+
+from emseq.mixture import GaussianMixture
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CONFIGS = [(2, 16), (16, 16), (64, 4)]
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def machine_bound() -> tuple[float, float]:
+    """1-thread DGEMM rate (flop/s) and memory read bandwidth (byte/s), best of 3."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        a = np.random.default_rng(0).random((1500, 1500))
+        b = a.copy()
+        best = np.inf
+        for _ in range(3):
+            t = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - t)
+        gflops = 2 * 1500**3 / best
+    big = np.ones(50_000_000)  # 400 MB
+    best = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        big.sum()
+        best = min(best, time.perf_counter() - t)
+    bandwidth = big.nbytes / best
+    del big
+    return gflops, bandwidth
+
+
+def min_flops(n: int, d: int, k: int, cov: str) -> float:
+    if cov == "full":
+        return 2 * n * k * d * d + 8 * n * k * d
+    if cov == "tied":
+        return n * d * d + 8 * n * k * d
+    return 8 * n * k * d
+
+
+def simulate(n: int, d: int, k: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 4.0, size=(k, d))
+    z = rng.integers(0, k, size=n)
+    return centers[z] + rng.normal(size=(n, d))
+
+
+def initial(X: np.ndarray, k: int, cov: str, seed: int = 1) -> dict:
+    rng = np.random.default_rng(seed)
+    d = X.shape[1]
+    means = X[rng.choice(len(X), k, replace=False)]
+    prec = np.linalg.inv(np.cov(X[:20000].T).reshape(d, d))
+    precisions = {"full": np.repeat(prec[None], k, axis=0), "tied": prec,
+                  "diag": np.repeat(np.diag(prec)[None], k, axis=0),
+                  "spherical": np.full(k, np.mean(np.diag(prec)))}[cov]
+    return dict(weights_init=np.full(k, 1.0 / k), means_init=means, precisions_init=precisions)
+
+
+def make(lib: str, k: int, cov: str, init: dict, iters: int, threads: int):
+    common = dict(n_components=k, covariance_type=cov, tol=0.0, max_iter=iters, **init)
+    if lib == "sk":
+        return SkGaussianMixture(**common)
+    return GaussianMixture(n_threads=threads, **common)
+
+
+def timed_fit(lib, X, k, cov, init, iters, threads):
+    est = make(lib, k, cov, init, iters, threads)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        gc.collect()
+        w, c = time.perf_counter(), time.process_time()
+        est.fit(X)
+        return time.perf_counter() - w, time.process_time() - c, est
+
+
+def per_iteration(lib, X, k, cov, init, iters, threads):
+    """(wall, cpu) seconds per iteration: (run of 1+iters) - (run of 1), over iters."""
+    w1, c1, _ = timed_fit(lib, X, k, cov, init, 1, threads)
+    w2, c2, est = timed_fit(lib, X, k, cov, init, 1 + iters, threads)
+    return max(w2 - w1, 1e-9) / iters, max(c2 - c1, 1e-9) / iters, est
+
+
+def peak_memory(lib, X, k, cov, init) -> float:
+    est = make(lib, k, cov, init, 2, 1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        gc.collect()
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        est.fit(X)
+        peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.stop()
+    if lib == "em":
+        d = X.shape[1]
+        peak += 128 * (3 * d + k + 2) * 8  # the kernel's malloc'd per-thread scratch
+    return peak / X.nbytes
+
+
+def markdown(table: pd.DataFrame) -> str:
+    def cell(v):
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(table.columns) + " |",
+             "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--iter", type=int, default=5, help="timed iterations per run")
+    parser.add_argument("--configs", default=None,
+                        help="subset, e.g. '2x16,64x4' (D x K); default all")
+    parser.add_argument("--cov", nargs="+", default=COV_TYPES)
+    parser.add_argument("--out", default=str(RESULTS / "mixture"))
+    args = parser.parse_args()
+    configs = CONFIGS if args.configs is None else [
+        tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    flops, bandwidth = machine_bound()
+    load = os.getloadavg()
+    print(f"# machine: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.2f}; 1-thread DGEMM "
+          f"{flops / 1e9:.1f} GFLOP/s, memory read {bandwidth / 1e9:.1f} GB/s", flush=True)
+    rows = []
+    for n in args.n:
+        for d, k in configs:
+            X = simulate(n, d, k)
+            for cov in args.cov:
+                init = initial(X, k, cov)
+                sk_w1, sk_c1, sk = per_iteration("sk", X, k, cov, init, args.iter, 1)
+                em_w1, em_c1, em = per_iteration("em", X, k, cov, init, args.iter, 1)
+                sk_w2, _, _ = per_iteration("sk", X, k, cov, init, args.iter, 2)
+                em_w2, _, _ = per_iteration("em", X, k, cov, init, args.iter, 2)
+                bound = max(min_flops(n, d, k, cov) / flops, X.nbytes / bandwidth)
+                ll = np.max(np.abs(np.array(em.lower_bounds_) - sk.lower_bounds_)
+                            / np.abs(sk.lower_bounds_))
+                row = dict(n=n, d=d, k=k, cov=cov,
+                           sk_cpu_it=sk_c1, em_cpu_it=em_c1, speedup=sk_c1 / em_c1,
+                           sk_wall2_it=sk_w2, em_wall2_it=em_w2, em_2v1=em_w1 / em_w2,
+                           sk_mem_x=peak_memory("sk", X, k, cov, init),
+                           em_mem_x=peak_memory("em", X, k, cov, init),
+                           bound_s=bound, sk_frac=bound / sk_c1, em_frac=bound / em_c1,
+                           ll_rel_diff=ll)
+                rows.append(row)
+                print("\t".join(f"{v:.4g}" if isinstance(v, float) else str(v)
+                                for v in row.values()), flush=True)
+    table = pd.DataFrame(rows)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = (f"machine: {os.cpu_count()} CPUs, load average at start {load[0]:.2f}; 1-thread "
+              f"DGEMM {flops / 1e9:.1f} GFLOP/s, memory read {bandwidth / 1e9:.1f} GB/s; "
+              f"{args.iter} timed iterations per run")
+    table.to_csv(out.with_suffix(".tsv"), sep="\t", index=False, float_format="%.4g")
+    with open(out.with_suffix(".md"), "w", encoding="utf-8") as handle:
+        handle.write(f"{header}\n\n{markdown(table)}\n")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Planted-motif benchmark of ``emseq.motif.discover`` against MEME 5.4.1's recorded figures.
+
+Background: an order-2 Markov model trained on real Drosophila sequence
+(``mini-drosoph.s``); sites: the 10 JASPAR 2026 CORE vertebrate motifs of
+``jaspar2026_core_vert10.meme``, on random strands. Sets (each repeated over motifs):
+
+- ``20x200`` OOPS / ZOOPS (about half the sequences carry a site) / TCM (Poisson(1) sites
+  per sequence);
+- ``500x100`` ChIP-like ZOOPS (70 % of sequences carry a site);
+- ``2000x500`` (1 Mbp) ZOOPS (50 %);
+- the classic sets: crp0 (OOPS/ZOOPS/TCM, scored against its 24 known CRP sites) and lex0
+  (is LexA the top motif?);
+- a scaling series of ZOOPS sets from 100 kbp to 1 Mbp (500 bp sequences) for the growth
+  exponent of time with total length.
+
+Accuracy: nSn, nPPV, nPC, sSn, sPPV (Tompa et al. 2005; a site is found when it overlaps a
+true one by >= 1/4 of its width) and PWM correlation with the planted motif. Every run is a
+fresh subprocess so its peak memory (ru_maxrss) is its own. MEME is not installable here: its
+figures measured on this machine (issue 4) are printed beside emseq's, with the ratio.
+
+Usage: ``python benchmarks/bench_motif.py [--quick] [-p 2]``; results in
+``benchmarks/results/motif.tsv`` (one row per set) and ``motif_runs.tsv`` (one row per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EMSEQ_MOTIF_DATA", "/work/shared/data/motifs"))
+if not SHARED.is_dir():
+    SHARED = ROOT / "data" / "motif"
+RESULTS = ROOT / "benchmarks" / "results"
+
+# MEME 5.4.1 on this machine (issue 4): mean nPC and single-thread CPU seconds
+MEME = {
+    "20x200 oops": {"nPC": 0.86, "seconds": None},
+    "20x200 zoops": {"nPC": 0.45, "seconds": None},
+    "20x200 tcm": {"nPC": 0.80, "seconds": None},
+    "500x100 zoops": {"nPC": 0.83, "seconds": 136.0},
+    "2000x500 zoops": {"nPC": 0.80, "seconds": 246.0},
+    "crp0 oops": {"nPC": 0.56, "seconds": None},
+    "crp0 zoops": {"nPC": 0.56, "seconds": None},
+    "crp0 tcm": {"nPC": 0.69, "seconds": None},
+}
+
+
+def _crp_truth(path: Path) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Known CRP sites of crp0.s: header numbers are 1-based starts of 22-bp sites."""
+    rows, lengths, name = [], {}, None
+    for line in path.read_text().splitlines():
+        if line.startswith(">"):
+            fields = line[1:].split()
+            name = fields[0]
+            lengths[name] = 0
+            rows += [(name, int(p), int(p) + 21) for p in fields[1:]]
+        elif name is not None:
+            lengths[name] += len(line.strip())
+    return pd.DataFrame(rows, columns=["sequence", "start", "end"]), lengths
+
+
+def run_classic(case: dict) -> dict:
+    """crp0 (scored against its known sites) or lex0 (LexA found or not)."""
+    sys.path.insert(0, str(ROOT))
+    from emseq.motif import discover
+    from emseq.motif.simulate import site_accuracy
+
+    path = SHARED / f"{case['data']}.s"
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    result = discover(path, mod=case["mod"], minw=6, maxw=20, nmotifs=1,
+                      n_threads=case["threads"], progress_bar=False)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    top = result.motifs[0]
+    row = {"set": case["set"], "motif": top.consensus, "mod": case["mod"],
+           "n": result.n_sequences, "length": 0, "threads": case["threads"],
+           "letters": 0, "wall_s": wall, "cpu_s": cpu,
+           "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+           "pwm_corr": float("nan"), "found": top.consensus, "width": top.width}
+    if case["data"] == "crp0":
+        truth, lengths = _crp_truth(path)
+        row.update(site_accuracy(result.sites, truth, lengths))
+    else:
+        comp = str.maketrans("ACGT", "TGCA")
+        cons = top.consensus
+        hit = any("CTGT" in c and c.rfind("CAG") > c.find("CTGT") + 8
+                  for c in (cons, cons.translate(comp)[::-1]))
+        row.update({"nSn": float("nan"), "nPPV": float("nan"), "nPC": float("nan"),
+                    "sSn": float("nan"), "sPPV": float("nan"), "lexa_found": hit})
+    return row
+
+
+def _training_background(order: int = 2) -> np.ndarray:
+    sys.path.insert(0, str(ROOT))
+    from emseq.io.fasta import read_fasta
+    from emseq.motif.alphabet import encode
+    from emseq.motif.background import Background
+
+    records = read_fasta(SHARED / "mini-drosoph.s")
+    data = encode([r.sequence for r in records])
+    bg = Background.estimate(data, order, revcomp=True)
+    start = sum(4 ** (o + 1) for o in range(order))
+    return np.exp(bg.logcond[start:start + 4 ** (order + 1)]).reshape(-1, 4)
+
+
+def run_case(case: dict) -> dict:
+    """One planted set, one discover() run (executed in a child process)."""
+    sys.path.insert(0, str(ROOT))
+    from emseq.io.fasta import FastaRecord
+    from emseq.motif import discover
+    from emseq.motif.simulate import plant, pwm_correlation, read_meme, site_accuracy
+
+    motifs = read_meme(SHARED / "jaspar2026_core_vert10.meme")
+    pwm = motifs[case["motif"]]
+    rng = np.random.default_rng(case["seed"])
+    cond = np.array(case["cond"])
+    planted = plant(rng, pwm, case["n"], case["length"], model=case["plant"], cond=cond,
+                    zoops_fraction=case.get("fraction", 0.5), tcm_rate=1.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        fasta = Path(tmp) / "set.fa"
+        planted.write_fasta(fasta)
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        result = discover(fasta, mod=case["mod"], minw=6, maxw=20, nmotifs=1,
+                          n_threads=case["threads"], progress_bar=False)
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+    lengths = {n: case["length"] for n in planted.names}
+    acc = site_accuracy(result.sites, planted.sites, lengths)
+    corr = pwm_correlation(result.motifs[0].pwm, pwm) if len(result.motifs) else float("nan")
+    return {**{k: case[k] for k in ("set", "motif", "mod", "n", "length", "threads")},
+            "letters": case["n"] * case["length"], "wall_s": wall, "cpu_s": cpu,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "pwm_corr": corr, "found": result.motifs[0].consensus if len(result.motifs) else "",
+            "width": result.motifs[0].width if len(result.motifs) else 0, **acc}
+
+
+def _spawn(case: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"case {case['set']} {case['motif']} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("-p", "--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="fewer motifs per set")
+    parser.add_argument("--sets", default="all", help="comma-separated set names, or all")
+    args = parser.parse_args()
+    if args.case:
+        case = json.loads(args.case)
+        print(json.dumps(run_classic(case) if "data" in case else run_case(case)))
+        return
+    cond = _training_background().tolist()
+    names = ["MA0139.2", "MA0138.3", "MA0080.7", "MA0466.4", "MA0106.3", "MA0113.4",
+             "MA0148.5", "MA0039.5", "MA0024.3", "MA0002.3"]
+    small = names[:4] if args.quick else names
+    big = names[:2] if args.quick else names[:3]
+    plan = [
+        ("20x200 oops", "oops", "oops", 20, 200, 0.5, small),
+        ("20x200 zoops", "zoops", "zoops", 20, 200, 0.5, small),
+        ("20x200 tcm", "tcm", "tcm", 20, 200, 0.5, small),
+        ("500x100 zoops", "zoops", "zoops", 500, 100, 0.7, small),
+        ("2000x500 zoops", "zoops", "zoops", 2000, 500, 0.5, big),
+    ]
+    scaling = [("scale 200x500", 200), ("scale 500x500", 500), ("scale 1000x500", 1000)]
+    for label, n in scaling:
+        plan.append((label, "zoops", "zoops", n, 500, 0.5, big))
+    wanted = None if args.sets == "all" else set(s.strip() for s in args.sets.split(","))
+    runs = []
+    for data, mods in (("crp0", ("oops", "zoops", "tcm")), ("lex0", ("zoops",))):
+        for mod in mods:
+            label = f"{data} {mod}"
+            if wanted and label not in wanted:
+                continue
+            row = _spawn({"set": label, "data": data, "mod": mod, "threads": args.threads,
+                          "motif": data})
+            runs.append(row)
+            print(f"  {label:16s} {row['wall_s']:6.2f} s  nPC {row['nPC']:.2f}  "
+                  f"{row['found']}", file=sys.stderr, flush=True)
+    for label, mod, kind, n, length, fraction, motifs in plan:
+        if wanted and label not in wanted:
+            continue
+        for i, motif in enumerate(motifs):
+            case = {"set": label, "motif": motif, "mod": mod, "plant": kind, "n": n,
+                    "length": length, "fraction": fraction, "seed": 1000 + i,
+                    "threads": args.threads, "cond": cond}
+            row = _spawn(case)
+            runs.append(row)
+            print(f"  {label:16s} {motif}  {row['wall_s']:6.2f} s  nPC {row['nPC']:.2f}  "
+                  f"corr {row['pwm_corr']:.2f}  {row['found']}", file=sys.stderr, flush=True)
+    frame = pd.DataFrame(runs)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(RESULTS / "motif_runs.tsv", sep="\t", index=False)
+    metrics = ["nSn", "nPPV", "nPC", "sSn", "sPPV", "pwm_corr", "wall_s", "cpu_s", "peak_mb"]
+    summary = frame.groupby("set", sort=False).agg(
+        letters=("letters", "first"), runs=("found", "size"), found=("found", "first"),
+        **{m: (m, "mean") for m in metrics}).reset_index()
+    summary["meme_nPC"] = [MEME.get(s, {}).get("nPC") for s in summary["set"]]
+    summary["meme_cpu_s"] = [MEME.get(s, {}).get("seconds") for s in summary["set"]]
+    summary["nPC_ratio"] = summary["nPC"] / summary["meme_nPC"]
+    summary["speedup_vs_meme_cpu"] = summary["meme_cpu_s"] / summary["cpu_s"]
+    # growth exponent of wall time with total length over the ZOOPS 500-bp series
+    series = frame[frame["set"].str.startswith("scale") | (frame["set"] == "2000x500 zoops")]
+    exponent = float("nan")
+    if series["letters"].nunique() >= 2:
+        g = series.groupby("letters")["wall_s"].mean()
+        exponent = float(np.polyfit(np.log(g.index.to_numpy(float)), np.log(g.to_numpy()), 1)[0])
+    summary["time_exponent"] = exponent
+    summary.to_csv(RESULTS / "motif.tsv", sep="\t", index=False, float_format="%.4g")
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(summary.round(3).to_string(index=False))
+    print(f"\ngrowth exponent of wall time vs total length (100 kbp .. 1 Mbp): {exponent:.2f}")
+
+
+if __name__ == "__main__":
+    main()

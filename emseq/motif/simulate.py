@@ -1,0 +1,184 @@
+"""Planted-motif data sets (for tests and benchmarks) and accuracy measures.
+
+Accuracy follows Tompa et al. (2005): nucleotide-level sensitivity ``nSn = nTP / (nTP + nFN)``,
+positive predictive value ``nPPV = nTP / (nTP + nFP)`` and performance coefficient
+``nPC = nTP / (nTP + nFN + nFP)`` over the letters covered by true and predicted sites;
+site-level ``sSn`` and ``sPPV`` count a predicted site as found when it overlaps a true site
+by at least a quarter of the true site's width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .alphabet import LETTERS
+
+__all__ = ["PlantedSet", "markov_sequence", "plant", "read_meme", "site_accuracy",
+           "pwm_correlation"]
+
+
+@dataclass
+class PlantedSet:
+    """Sequences with planted sites; ``sites`` has ``sequence, start, end, strand`` (1-based)."""
+
+    names: list[str]
+    sequences: list[str]
+    sites: pd.DataFrame
+    pwm: np.ndarray
+
+    def write_fasta(self, path: str | Path) -> None:
+        with open(path, "w", encoding="ascii") as handle:
+            for name, seq in zip(self.names, self.sequences):
+                handle.write(f">{name}\n{seq}\n")
+
+
+def markov_sequence(rng: np.random.Generator, length: int, cond: np.ndarray) -> np.ndarray:
+    """A sequence (codes) from an order-k Markov chain, ``cond`` of shape (4**k, 4)."""
+    order = int(round(np.log(cond.shape[0]) / np.log(4)))
+    out = np.empty(length, dtype=np.int64)
+    u = rng.random(length)
+    cum = np.cumsum(cond, axis=1)
+    ctx = int(rng.integers(cond.shape[0])) if order else 0
+    mod = 4 ** order
+    for i in range(length):
+        x = int(np.searchsorted(cum[ctx], u[i] * cum[ctx, -1]))
+        x = min(x, 3)
+        out[i] = x
+        if order:
+            ctx = (ctx * 4 + x) % mod
+    return out
+
+
+def _sample_site(rng: np.random.Generator, pwm: np.ndarray) -> np.ndarray:
+    cum = np.cumsum(pwm, axis=1)
+    u = rng.random(len(pwm))[:, None] * cum[:, -1:]
+    return np.minimum((u > cum).sum(axis=1), 3)
+
+
+def plant(rng: np.random.Generator, pwm: np.ndarray, n_sequences: int, length: int, *,
+          model: str = "zoops", cond: np.ndarray | None = None, zoops_fraction: float = 0.5,
+          tcm_rate: float = 1.0, revcomp: bool = True) -> PlantedSet:
+    """Plant sites of ``pwm`` into Markov background sequences.
+
+    OOPS: one site per sequence; ZOOPS: one site in a random ``zoops_fraction`` of the
+    sequences; TCM: a Poisson(``tcm_rate``) number of non-overlapping sites per sequence.
+    Strands are random when ``revcomp``.
+    """
+    if cond is None:
+        cond = np.full((1, 4), 0.25)
+    w = len(pwm)
+    names, seqs, rows = [], [], []
+    for i in range(n_sequences):
+        codes = markov_sequence(rng, length, cond)
+        if model == "oops":
+            k = 1
+        elif model == "zoops":
+            k = int(rng.random() < zoops_fraction)
+        else:
+            k = int(min(rng.poisson(tcm_rate), length // (2 * w)))
+        starts: list[int] = []
+        tries = 0
+        while len(starts) < k and tries < 1000:
+            tries += 1
+            s = int(rng.integers(0, length - w + 1))
+            if all(abs(s - t) >= w for t in starts):
+                starts.append(s)
+        name = f"seq{i + 1}"
+        for s in sorted(starts):
+            site = _sample_site(rng, pwm)
+            strand = "+"
+            if revcomp and rng.random() < 0.5:
+                site = 3 - site[::-1]
+                strand = "-"
+            codes[s:s + w] = site
+            rows.append((name, s + 1, s + w, strand))
+        names.append(name)
+        seqs.append("".join(LETTERS[c] for c in codes))
+    sites = pd.DataFrame(rows, columns=["sequence", "start", "end", "strand"])
+    return PlantedSet(names, seqs, sites, pwm)
+
+
+def read_meme(path: str | Path) -> dict[str, np.ndarray]:
+    """The motifs (id -> PWM of shape (w, 4)) of a MEME minimal-format file."""
+    motifs: dict[str, np.ndarray] = {}
+    lines = Path(path).read_text().splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith("MOTIF"):
+            name = line.split()[1]
+            while not lines[i].strip().startswith("letter-probability"):
+                i += 1
+            w = int(lines[i].split("w=")[1].split()[0])
+            rows = [list(map(float, lines[i + 1 + j].split())) for j in range(w)]
+            motifs[name] = np.array(rows)
+            i += w
+        i += 1
+    return motifs
+
+
+def pwm_correlation(found: np.ndarray, truth: np.ndarray) -> float:
+    """Best Pearson correlation of the overlapping columns over offsets and both strands.
+
+    The overlap must cover at least 3/4 of the shorter of the two motifs.
+    """
+    best = -1.0
+    short = min(len(found), len(truth))
+    for cand in (found, found[::-1, ::-1]):
+        for off in range(-(len(cand) - 1), len(truth)):
+            lo, hi = max(0, off), min(len(truth), off + len(cand))
+            if hi - lo < max(2, int(np.ceil(0.75 * short))):
+                continue
+            a = cand[lo - off:hi - off].ravel()
+            b = truth[lo:hi].ravel()
+            r = float(np.corrcoef(a, b)[0, 1])
+            best = max(best, r)
+    return best
+
+
+def site_accuracy(predicted: pd.DataFrame, truth: pd.DataFrame,
+                  lengths: dict[str, int]) -> dict[str, float]:
+    """nSn, nPPV, nPC, sSn, sPPV of predicted sites (``sequence, start, end``, 1-based)."""
+    ntp = nfn = nfp = 0
+    for name, length in lengths.items():
+        t = np.zeros(length + 2, bool)
+        p = np.zeros(length + 2, bool)
+        for s, e in truth.loc[truth["sequence"] == name, ["start", "end"]].itertuples(index=False):
+            t[s:e + 1] = True
+        for s, e in predicted.loc[predicted["sequence"] == name, ["start", "end"]].itertuples(index=False):
+            p[s:e + 1] = True
+        ntp += int((t & p).sum())
+        nfn += int((t & ~p).sum())
+        nfp += int((~t & p).sum())
+
+    def overlaps(a: pd.DataFrame, b: pd.DataFrame) -> int:
+        found = 0
+        groups = {k: g for k, g in b.groupby("sequence")}
+        for row in a.itertuples(index=False):
+            g = groups.get(row.sequence)
+            if g is None:
+                continue
+            width = row.end - row.start + 1
+            ov = np.minimum(g["end"].to_numpy(), row.end) - np.maximum(g["start"].to_numpy(), row.start) + 1
+            if (ov >= max(1, width / 4.0)).any():
+                found += 1
+        return found
+
+    ssn = overlaps(truth, predicted) / max(len(truth), 1)
+    sppv_hits = 0
+    tgroups = {k: g for k, g in truth.groupby("sequence")}
+    for row in predicted.itertuples(index=False):
+        g = tgroups.get(row.sequence)
+        if g is None:
+            continue
+        tw = (g["end"] - g["start"] + 1).to_numpy()
+        ov = np.minimum(g["end"].to_numpy(), row.end) - np.maximum(g["start"].to_numpy(), row.start) + 1
+        if (ov >= np.maximum(1, tw / 4.0)).any():
+            sppv_hits += 1
+    sppv = sppv_hits / max(len(predicted), 1)
+    return {"nSn": ntp / max(ntp + nfn, 1), "nPPV": ntp / max(ntp + nfp, 1),
+            "nPC": ntp / max(ntp + nfn + nfp, 1), "sSn": ssn, "sPPV": sppv}
