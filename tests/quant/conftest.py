@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from simulate import Transcriptome, make_transcriptome, simulate, write_bam  # noqa: E402
+from .simulate import Transcriptome, make_transcriptome, simulate, write_bam
 
 
 @dataclass

@@ -96,7 +96,7 @@ def test_lengths_from_header_without_fasta(sim, vb_result):
 
 
 def test_stranded_library_detected_and_enforced(sim, tmp_path):
-    from simulate import simulate, write_bam
+    from .simulate import simulate, write_bam
 
     fragments, truth = simulate(sim.tx, np.ones(len(sim.tx.names)), 3000, seed=9,
                                 stranded="ISR")
