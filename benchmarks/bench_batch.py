@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pysam
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.batch.conftest import subsample_bam  # noqa: E402  (the tests cut samples the same way)
+
 DEMO_BAM = ROOT / "data" / "quant" / "demo.bam"
 DEMO_TRANSCRIPTS = ROOT / "data" / "quant" / "demo_transcripts.fa.gz"
 
@@ -35,16 +37,8 @@ def cut_samples(folder: Path, n_samples: int) -> list[Path]:
     """``n_samples`` BAMs of a quarter of the demo's read groups each."""
     quarters = []
     for offset in range(4):
-        target = folder / f"quarter{offset}.bam"
-        with pysam.AlignmentFile(str(DEMO_BAM), "rb") as bam, \
-                pysam.AlignmentFile(str(target), "wb", template=bam) as out:
-            previous, index = None, -1
-            for record in bam.fetch(until_eof=True):
-                if record.query_name != previous:
-                    previous, index = record.query_name, index + 1
-                if index % 4 == offset:
-                    out.write(record)
-        quarters.append(target)
+        quarters.append(folder / f"quarter{offset}.bam")
+        subsample_bam(DEMO_BAM, quarters[-1], keep_every=4, offset=offset)
     samples = []
     for i in range(n_samples):
         sample = folder / f"sample{i + 1:02d}.bam"
