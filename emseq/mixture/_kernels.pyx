@@ -5,22 +5,19 @@
 # in row order, into that block's own accumulators; the caller then sums the blocks in block
 # order. The result is therefore the same to the last bit with 1 or N threads.
 # Inside a block, rows are handled in chunks of CHUNK rows: copy to float64, log-densities of
-# the chunk (CHUNK x K), stable log-sum-exp with a vectorisable exp, responsibilities, then the
+# the chunk (CHUNK x K), stable log-sum-exp with a vectorised exp, responsibilities, then the
 # statistics. No N x K (or N x K x D) array is ever allocated unless the caller asks for the
-# responsibilities (predict_proba).
+# responsibilities (predict_proba) or labels.
 #
-# Covariance codes: 0 full, 1 tied, 2 diag, 3 spherical.
-# Precision arguments (``prec``, float64, flat):
-#   full: K x D x D upper-triangular Cholesky factors U_k of the precisions (P_k = U_k U_k^T),
-#         row-major, so the Mahalanobis term is ||(x - mu_k) U_k||^2;
-#   tied: D x D factor U; ``aux`` holds means @ U (K x D);
-#   diag: K x D precisions; spherical: K precisions.
-# ``log_norm[k] = log w_k + log det U_k - D/2 log(2 pi)``.
-# Statistics (around the *current* means m_k, which keeps the second moments well conditioned):
-#   nk[k] = sum_n r_nk ; s1[k] = sum_n r_nk (x_n - m_k) ;
-#   s2: full  K x D x D, lower triangle (row-major) of sum_n r_nk (x_n - m_k)(x_n - m_k)^T;
-#       diag/spherical K x D, sum_n r_nk (x_n - m_k)^2 ; tied: unused (see ``scatter``).
-# ``r_nk`` includes the sample weight.
+# Two routes, chosen by ``uses_blas(D, cov, K)`` (D >= BLAS_MIN_D):
+# - direct: loops over components innermost (transposed (D, K) parameter layouts), written
+#   once in C below and compiled for SSE2 and AVX2+FMA with a run-time choice;
+# - BLAS (scipy.linalg.cython_blas) on each chunk: full covariance through one dgemm against
+#   all precision factors [U_1 ... U_K] on centred rows, tied through x @ U, diag/spherical
+#   through the expanded quadratic form; second moments through dgemm/dsyrk.
+# The exact layouts of every argument and accumulator are listed at the top of ``_block`` and
+# unpacked by emseq/mixture/_gmm.py (_kernel_arrays, _Problem.e_step).
+# ``r_nk`` in the statistics includes the sample weight.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -345,10 +342,21 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
                  double* s1, double* s2, double* ll_sum, double* ll_rows, floating* resp,
                  long long* labels, double* xc, double* L, double* diff, double* y,
                  double* rowmax, double* rowsum, long long* arg) noexcept nogil:
-    # Layouts (see estep): meansT (D, K); diag/spherical prec (D, K); full without BLAS
-    # prec (D, D, K) = U[t, j, k]; full with BLAS prec (K, D, D); tied prec (D, D), aux (D, K).
-    # s1 (D, K); s2: diag/spherical (D, K), full without BLAS (D, D, K) lower (a >= b),
-    # full with BLAS (K, D, D) lower row-major. Inner loops run over k (contiguous).
+    # Layouts. U_k: upper-triangular Cholesky factor of precision k (P_k = U_k U_k^T).
+    # log_norm[k] = log w_k + log det U_k - D/2 log(2 pi) (minus 0.5 sum_j mu_kj^2 P_kj on the
+    # diag/spherical BLAS route). means (K, D), meansT (D, K) = the current means m_k, except
+    # full/BLAS where means[k] = (m_k - c) U_k.
+    #   direct route                          | BLAS route
+    #   full:  prec (D, D, K) = U_k[t, j]     | prec (D, K*D) = [U_1 ... U_K], aux (1, D) = c
+    #   tied:  prec (D, D) = U, aux (D, K) = (means @ U)^T (both routes)
+    #   diag/spherical: prec (D, K) = P^T     | prec (K, D) = P, aux (K, D) = means * P
+    # Accumulators (this block's): nk (K,);
+    #   direct: s1 (D, K) = sum r (x - m_k); s2 diag/spherical (D, K) = sum r (x - m_k)^2,
+    #           full (D, D, K) lower (a >= b) of sum r (x - m_k)(x - m_k)^T; tied: none.
+    #   BLAS:   raw sums: diag/spherical s1 (K, D) = sum r x, s2 (K, D) = sum r x^2;
+    #           full on centred rows: s1 (K, D) = sum r (x - c), s2 (D, K*D) of
+    #           sum r (x - c)(x - c)^T, or (K, D, D) lower when D >= SYRK_MIN_D (dsyrk);
+    #           tied s1 (D, K) as direct.
     cdef Py_ssize_t start, n, i, k, j, t, a, b, best
     cdef double maha, m, m2, m3, m4, s, s2_, s3, s4, w, r, lr, rd, val, xj, acc
     cdef bint want_arg = hard or labels != NULL
