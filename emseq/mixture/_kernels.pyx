@@ -5,22 +5,19 @@
 # in row order, into that block's own accumulators; the caller then sums the blocks in block
 # order. The result is therefore the same to the last bit with 1 or N threads.
 # Inside a block, rows are handled in chunks of CHUNK rows: copy to float64, log-densities of
-# the chunk (CHUNK x K), stable log-sum-exp with a vectorisable exp, responsibilities, then the
+# the chunk (CHUNK x K), stable log-sum-exp with a vectorised exp, responsibilities, then the
 # statistics. No N x K (or N x K x D) array is ever allocated unless the caller asks for the
-# responsibilities (predict_proba).
+# responsibilities (predict_proba) or labels.
 #
-# Covariance codes: 0 full, 1 tied, 2 diag, 3 spherical.
-# Precision arguments (``prec``, float64, flat):
-#   full: K x D x D upper-triangular Cholesky factors U_k of the precisions (P_k = U_k U_k^T),
-#         row-major, so the Mahalanobis term is ||(x - mu_k) U_k||^2;
-#   tied: D x D factor U; ``aux`` holds means @ U (K x D);
-#   diag: K x D precisions; spherical: K precisions.
-# ``log_norm[k] = log w_k + log det U_k - D/2 log(2 pi)``.
-# Statistics (around the *current* means m_k, which keeps the second moments well conditioned):
-#   nk[k] = sum_n r_nk ; s1[k] = sum_n r_nk (x_n - m_k) ;
-#   s2: full  K x D x D, lower triangle (row-major) of sum_n r_nk (x_n - m_k)(x_n - m_k)^T;
-#       diag/spherical K x D, sum_n r_nk (x_n - m_k)^2 ; tied: unused (see ``scatter``).
-# ``r_nk`` includes the sample weight.
+# Two routes, chosen by ``uses_blas(D, cov, K)`` (D >= BLAS_MIN_D):
+# - direct: loops over components innermost (transposed (D, K) parameter layouts), written
+#   once in C below and compiled for SSE2 and AVX2+FMA with a run-time choice;
+# - BLAS (scipy.linalg.cython_blas) on each chunk: full covariance through one dgemm against
+#   all precision factors [U_1 ... U_K] on centred rows, tied through x @ U, diag/spherical
+#   through the expanded quadratic form; second moments through dgemm/dsyrk.
+# The exact layouts of every argument and accumulator are listed at the top of ``_block`` and
+# unpacked by emseq/mixture/_gmm.py (_kernel_arrays, _Problem.e_step).
+# ``r_nk`` in the statistics includes the sample weight.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
@@ -194,8 +191,48 @@ cdef extern from *:
         }
     }
 
+    /* per row: m = max_k L[i,k] (four interleaved maxima), L[i,k] -= m, rowmax[i] = m */
+    EMSEQ_BODY void b_shift(double *restrict L, Py_ssize_t n, Py_ssize_t K,
+                            double *restrict rowmax) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double *restrict Li = L + i * K;
+            double m0 = Li[0], m1 = m0, m2 = m0, m3 = m0;
+            Py_ssize_t k = 0;
+            for (; k + 4 <= K; k += 4) {
+                m0 = Li[k] > m0 ? Li[k] : m0;
+                m1 = Li[k + 1] > m1 ? Li[k + 1] : m1;
+                m2 = Li[k + 2] > m2 ? Li[k + 2] : m2;
+                m3 = Li[k + 3] > m3 ? Li[k + 3] : m3;
+            }
+            for (; k < K; k++) m0 = Li[k] > m0 ? Li[k] : m0;
+            m0 = m1 > m0 ? m1 : m0;
+            m2 = m3 > m2 ? m3 : m2;
+            m0 = m2 > m0 ? m2 : m0;
+            rowmax[i] = m0;
+            for (k = 0; k < K; k++) Li[k] -= m0;
+        }
+    }
+    /* per row: rowsum[i] = sum_k L[i,k] (four partial sums, fixed order) */
+    EMSEQ_BODY void b_rowsum(const double *restrict L, Py_ssize_t n, Py_ssize_t K,
+                             double *restrict rowsum) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const double *restrict Li = L + i * K;
+            double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+            Py_ssize_t k = 0;
+            for (; k + 4 <= K; k += 4) {
+                a0 += Li[k]; a1 += Li[k + 1]; a2 += Li[k + 2]; a3 += Li[k + 3];
+            }
+            for (; k < K; k++) a0 += Li[k];
+            rowsum[i] = (a0 + a1) + (a2 + a3);
+        }
+    }
+
     #define EMSEQ_VARIANTS(ATTR, SUF) \
     ATTR static void exp_##SUF(double *x, Py_ssize_t n) { b_exp(x, n); } \
+    ATTR static void shift_##SUF(double *L, Py_ssize_t n, Py_ssize_t K, double *mx) \
+        { b_shift(L, n, K, mx); } \
+    ATTR static void rowsum_##SUF(const double *L, Py_ssize_t n, Py_ssize_t K, double *sm) \
+        { b_rowsum(L, n, K, sm); } \
     ATTR static void diag_logdens_##SUF(const double *x, Py_ssize_t n, Py_ssize_t D, \
         Py_ssize_t K, const double *mT, const double *pT, const double *ln, double *L) \
         { b_diag_logdens(x, n, D, K, mT, pT, ln, L); } \
@@ -224,6 +261,12 @@ cdef extern from *:
     #define EMSEQ_DISPATCH(name, ...) name##_base(__VA_ARGS__)
     #endif
     static void emseq_exp_neg_array(double *x, Py_ssize_t n) { EMSEQ_DISPATCH(exp, x, n); }
+    static void emseq_shift(double *L, Py_ssize_t n, Py_ssize_t K, double *mx) {
+        EMSEQ_DISPATCH(shift, L, n, K, mx);
+    }
+    static void emseq_rowsum(const double *L, Py_ssize_t n, Py_ssize_t K, double *sm) {
+        EMSEQ_DISPATCH(rowsum, L, n, K, sm);
+    }
     static void emseq_diag_logdens(const double *x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
                                    const double *mT, const double *pT, const double *ln,
                                    double *L) {
@@ -247,6 +290,8 @@ cdef extern from *:
     """
     double emseq_exp_neg(double x) noexcept nogil
     void emseq_exp_neg_array(double* x, Py_ssize_t n) noexcept nogil
+    void emseq_shift(double* L, Py_ssize_t n, Py_ssize_t K, double* mx) noexcept nogil
+    void emseq_rowsum(const double* L, Py_ssize_t n, Py_ssize_t K, double* sm) noexcept nogil
     void emseq_diag_logdens(const double* x, Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
                             const double* mT, const double* pT, const double* ln,
                             double* L) noexcept nogil
@@ -296,11 +341,22 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
                  bint hard, bint use_blas, bint want_stats, double* nk,
                  double* s1, double* s2, double* ll_sum, double* ll_rows, floating* resp,
                  long long* labels, double* xc, double* L, double* diff, double* y,
-                 double* rowmax, long long* arg) noexcept nogil:
-    # Layouts (see estep): meansT (D, K); diag/spherical prec (D, K); full without BLAS
-    # prec (D, D, K) = U[t, j, k]; full with BLAS prec (K, D, D); tied prec (D, D), aux (D, K).
-    # s1 (D, K); s2: diag/spherical (D, K), full without BLAS (D, D, K) lower (a >= b),
-    # full with BLAS (K, D, D) lower row-major. Inner loops run over k (contiguous).
+                 double* rowmax, double* rowsum, long long* arg) noexcept nogil:
+    # Layouts. U_k: upper-triangular Cholesky factor of precision k (P_k = U_k U_k^T).
+    # log_norm[k] = log w_k + log det U_k - D/2 log(2 pi) (minus 0.5 sum_j mu_kj^2 P_kj on the
+    # diag/spherical BLAS route). means (K, D), meansT (D, K) = the current means m_k, except
+    # full/BLAS where means[k] = (m_k - c) U_k.
+    #   direct route                          | BLAS route
+    #   full:  prec (D, D, K) = U_k[t, j]     | prec (D, K*D) = [U_1 ... U_K], aux (1, D) = c
+    #   tied:  prec (D, D) = U, aux (D, K) = (means @ U)^T (both routes)
+    #   diag/spherical: prec (D, K) = P^T     | prec (K, D) = P, aux (K, D) = means * P
+    # Accumulators (this block's): nk (K,);
+    #   direct: s1 (D, K) = sum r (x - m_k); s2 diag/spherical (D, K) = sum r (x - m_k)^2,
+    #           full (D, D, K) lower (a >= b) of sum r (x - m_k)(x - m_k)^T; tied: none.
+    #   BLAS:   raw sums: diag/spherical s1 (K, D) = sum r x, s2 (K, D) = sum r x^2;
+    #           full on centred rows: s1 (K, D) = sum r (x - c), s2 (D, K*D) of
+    #           sum r (x - c)(x - c)^T, or (K, D, D) lower when D >= SYRK_MIN_D (dsyrk);
+    #           tied s1 (D, K) as direct.
     cdef Py_ssize_t start, n, i, k, j, t, a, b, best
     cdef double maha, m, m2, m3, m4, s, s2_, s3, s4, w, r, lr, rd, val, xj, acc
     cdef bint want_arg = hard or labels != NULL
@@ -347,8 +403,10 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
                 diff[t] = xc[t] * xc[t]
             dgemm(&cT, &cN, &iK, &iN, &iD, &one, <double*>prec, &iD, diff, &iD, &zero, L, &iK)
             dgemm(&cT, &cN, &iK, &iN, &iD, &mtwo, <double*>aux, &iD, xc, &iD, &one, L, &iK)
-            for t in range(n * K):
-                L[t] = log_norm[t % K] - 0.5 * L[t]
+            for i in range(n):
+                Li = L + i * K
+                for k in range(K):
+                    Li[k] = log_norm[k] - 0.5 * Li[k]
         elif cov == FULL:
             emseq_full_logdens(xc, n, D, K, meansT, prec, log_norm, L, diff, y)
         elif cov == TIED:
@@ -366,61 +424,27 @@ cdef void _block(const floating* X, Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t
             emseq_diag_logdens(xc, n, D, K, meansT, prec, log_norm, L)
 
         # ---- phase 2: log-sum-exp, responsibilities ----
-        for i in range(n):
-            Li = L + i * K
-            # four interleaved maxima: a quarter of the compare latency chain
-            m = Li[0]
-            m2 = m
-            m3 = m
-            m4 = m
-            k = 0
-            while k + 4 <= K:
-                m = Li[k] if Li[k] > m else m
-                m2 = Li[k + 1] if Li[k + 1] > m2 else m2
-                m3 = Li[k + 2] if Li[k + 2] > m3 else m3
-                m4 = Li[k + 3] if Li[k + 3] > m4 else m4
-                k = k + 4
-            while k < K:
-                m = Li[k] if Li[k] > m else m
-                k = k + 1
-            m = m2 if m2 > m else m
-            m3 = m4 if m4 > m3 else m3
-            m = m3 if m3 > m else m
-            rowmax[i] = m
-            if want_arg:
+        emseq_shift(L, n, K, rowmax)
+        if want_arg:  # first component at the maximum (now 0 after the shift)
+            for i in range(n):
+                Li = L + i * K
                 best = 0
                 for k in range(K):
-                    if Li[k] == m:
+                    if Li[k] == 0.0:
                         best = k
                         break
                 arg[i] = best
-            for k in range(K):
-                Li[k] = Li[k] - m
         emseq_exp_neg_array(L, n * K)
+        emseq_rowsum(L, n, K, rowsum)
         for i in range(n):
             Li = L + i * K
-            # four partial sums in a fixed order (latency, and the same result everywhere)
-            s = 0.0
-            s2_ = 0.0
-            s3 = 0.0
-            s4 = 0.0
-            k = 0
-            while k + 4 <= K:
-                s = s + Li[k]
-                s2_ = s2_ + Li[k + 1]
-                s3 = s3 + Li[k + 2]
-                s4 = s4 + Li[k + 3]
-                k = k + 4
-            while k < K:
-                s = s + Li[k]
-                k = k + 1
-            s = (s + s2_) + (s3 + s4)
-            rowmax[i] = rowmax[i] + log(s)  # now log p(x_i); the max stays in ll below
+            s = rowsum[i]
+            m = rowmax[i]
+            rowmax[i] = m + log(s)  # now log p(x_i)
             w = 1.0 if sw == NULL else sw[start + i]
             if hard:
-                # classification log-likelihood: the best joint log-density (log of the max
-                # term, which is 1 after the shift)
-                ll_sum[0] += w * (rowmax[i] - log(s))
+                # classification log-likelihood: the best joint log-density
+                ll_sum[0] += w * m
             else:
                 ll_sum[0] += w * rowmax[i]
             if ll_rows != NULL:
@@ -511,6 +535,7 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
     cdef double* diff
     cdef double* y
     cdef double* rowmax
+    cdef double* rowsum
     cdef long long* arg
     cdef const double* swp = NULL
     cdef double* llr = NULL
@@ -542,6 +567,7 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
         diff = <double*>malloc(scratch * sizeof(double))
         y = <double*>malloc(scratch * sizeof(double))
         rowmax = <double*>malloc(CHUNK * sizeof(double))
+        rowsum = <double*>malloc(CHUNK * sizeof(double))
         arg = <long long*>malloc(CHUNK * sizeof(long long))
         for blk in prange(B, schedule="dynamic", chunksize=1):
             row0 = (blk * N) // B
@@ -550,12 +576,13 @@ def estep(const floating[:, ::1] X, const double[::1] sample_weight,
                    auxp, &log_norm[0], cov, hard, use_blas, want_stats,
                    &nk[blk, 0], &s1[blk, 0],
                    (s2p + blk * s2.shape[1]) if s2p != NULL else NULL, &ll_sum[blk],
-                   llr, rp, lab, xc, L, diff, y, rowmax, arg)
+                   llr, rp, lab, xc, L, diff, y, rowmax, rowsum, arg)
         free(xc)
         free(L)
         free(diff)
         free(y)
         free(rowmax)
+        free(rowsum)
         free(arg)
 
 
