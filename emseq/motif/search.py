@@ -470,9 +470,12 @@ class _Search:
         seen: list[np.ndarray] = []
         for loge, sd, nsite in best:
             o = order[sd, :nsite]
-            lett = self._letters(scan, pos[sd, o], strand[sd, o], w)
-            counts = np.zeros((w, 4))
-            np.add.at(counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+            if self.pal:
+                counts = self._pal_counts(scan, win, pos[sd, o], strand[sd, o], w)
+            else:
+                lett = self._letters(scan, pos[sd, o], strand[sd, o], w)
+                counts = np.zeros((w, 4))
+                np.add.at(counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
             theta = self._mstep_theta(counts)
             if any(np.abs(theta - t).max() < 0.05 for t in seen):
                 continue
@@ -487,6 +490,35 @@ class _Search:
             if len(starts) >= self.n_starts:
                 break
         return starts
+
+    def _pal_counts(self, data: EncodedSequences, win: _Windows, pos: np.ndarray,
+                    strand: np.ndarray, w: int, max_shift: int = 3) -> np.ndarray:
+        """Letter counts of the sites shifted so that their centre is a palindrome's centre.
+
+        A seed's alignment can be off the centre of symmetry of a palindromic motif, and the
+        palindrome-constrained EM cannot shift it; the shift (up to ``max_shift``) whose
+        symmetrised PWM explains the sites best is kept.
+        """
+        best_counts, best_score = None, -np.inf
+        logbg = np.log(self.bg.freqs)
+        for d in range(-max_shift, max_shift + 1):
+            p = pos + np.where(strand > 0, d, -d)
+            ok = (p >= 0) & (p < len(data.codes))
+            ok[ok] = np.isfinite(win.logw[p[ok]])
+            if ok.sum() < max(2, int(0.8 * len(pos))):
+                continue
+            lett = self._letters(data, p[ok], strand[ok], w)
+            counts = np.zeros((w, 4))
+            np.add.at(counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+            theta = self._mstep_theta(counts)
+            score = float((counts * (np.log(theta) - logbg)).sum()) / ok.sum()
+            if score > best_score:
+                best_counts, best_score = counts, score
+        if best_counts is None:
+            lett = self._letters(data, pos, strand, w)
+            best_counts = np.zeros((w, 4))
+            np.add.at(best_counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+        return best_counts
 
     # ------------------------------------------------------------ EM
     def _em(self, data: EncodedSequences, win: _Windows, theta0: np.ndarray, prior0: float,
