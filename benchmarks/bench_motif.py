@@ -181,6 +181,8 @@ def main() -> None:
     scaling = [("scale 200x500", 200), ("scale 500x500", 500), ("scale 1000x500", 1000)]
     for label, n in scaling:
         plan.append((label, "zoops", "zoops", n, 500, 0.5, big))
+    # the same 1 Mbp sets on one thread: the OpenMP speed-up of -p N
+    plan.append(("2000x500 zoops -p 1", "zoops", "zoops", 2000, 500, 0.5, big))
     wanted = None if args.sets == "all" else set(s.strip() for s in args.sets.split(","))
     runs = []
     for data, mods in (("crp0", ("oops", "zoops", "tcm")), ("lex0", ("zoops",))):
@@ -199,7 +201,7 @@ def main() -> None:
         for i, motif in enumerate(motifs):
             case = {"set": label, "motif": motif, "mod": mod, "plant": kind, "n": n,
                     "length": length, "fraction": fraction, "seed": 1000 + i,
-                    "threads": args.threads, "cond": cond}
+                    "threads": 1 if label.endswith("-p 1") else args.threads, "cond": cond}
             row = _spawn(case)
             runs.append(row)
             print(f"  {label:16s} {motif}  {row['wall_s']:6.2f} s  nPC {row['nPC']:.2f}  "
