@@ -47,6 +47,8 @@ SEED_PAIRS = 4_000_000
 #: letters of the data the seeds are scored on (a random subset of sequences beyond this)
 SCAN_LETTERS = 200_000
 _LN10 = math.log(10.0)
+#: probability of a seed's own letter in its PWM (the rest shared by the other letters)
+SEED_PROB = 0.7
 #: EM iterations per start before the winner is refined to convergence
 SAMPLE_ITER = 20
 #: how the reported sites of the final motif are counted: "evalue" (the count minimising the
@@ -407,8 +409,8 @@ class _Search:
         for km in top:
             pwm = np.tile(self.bg.freqs, (w, 1))
             for j in range(k):
-                row = np.full(4, 0.1)
-                row[digits[km, j]] = 0.7
+                row = np.full(4, (1.0 - SEED_PROB) / 3.0)
+                row[digits[km, j]] = SEED_PROB
                 pwm[left + j] = row
             seeds.append(pwm)
         return seeds
@@ -427,8 +429,8 @@ class _Search:
         else:
             picks = np.sort(self.rng.choice(valid_pos, size=n_random, replace=False))
         letters = scan.codes[picks[:, None] + np.arange(w)]
-        random_pwms = np.full((len(picks), w, 4), 0.1)
-        np.put_along_axis(random_pwms, letters[..., None].astype(np.int64), 0.7, axis=2)
+        random_pwms = np.full((len(picks), w, 4), (1.0 - SEED_PROB) / 3.0)
+        np.put_along_axis(random_pwms, letters[..., None].astype(np.int64), SEED_PROB, axis=2)
         lps = np.log(np.concatenate([np.array(seeds).reshape(-1, w, 4), random_pwms]))
         lps = np.ascontiguousarray(lps)
         n_seeds, nseq = len(lps), scan.n_sequences
