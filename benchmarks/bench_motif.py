@@ -119,7 +119,6 @@ def _training_background(order: int = 2) -> np.ndarray:
 def run_case(case: dict) -> dict:
     """One planted set, one discover() run (executed in a child process)."""
     sys.path.insert(0, str(ROOT))
-    from emseq.io.fasta import FastaRecord
     from emseq.motif import discover
     from emseq.motif.simulate import plant, pwm_correlation, read_meme, site_accuracy
 

@@ -33,7 +33,7 @@ from ..em import ConvergenceMonitor, run_em
 from ..errors import InputError, UsageError
 from ..io.fasta import FastaRecord, read_fasta
 from . import _kernels
-from .alphabet import LETTERS, EncodedSequences, encode, revcomp_codes
+from .alphabet import LETTERS, EncodedSequences, encode
 from .background import MAX_ORDER, Background
 from .stats import column_log_pvalues, llr_bits, log_evalue, log_n_alignments, site_pvalues
 
