@@ -49,6 +49,10 @@ SCAN_LETTERS = 200_000
 _LN10 = math.log(10.0)
 #: probability of a seed's own letter in its PWM (the rest shared by the other letters)
 SEED_PROB = 0.7
+#: TCM considers up to max(5 x sequences, this) candidate sites (MEME: 5 x sequences)
+TCM_MIN_CANDIDATES = 100
+#: piece length of long sequences in the TCM starting-point search
+TCM_CHUNK = 500
 #: EM iterations per start before the winner is refined to convergence
 SAMPLE_ITER = 20
 #: how the reported sites of the final motif are counted: "evalue" (the count minimising the
@@ -242,6 +246,19 @@ def _longest_known_run(data: EncodedSequences) -> int:
     return int(lengths[known].max()) if known.any() else 0
 
 
+def _chunked(data: EncodedSequences, size: int) -> EncodedSequences:
+    """The same letters with every sequence cut into pieces of at most ``size`` letters."""
+    offsets = [0]
+    names = []
+    for i in range(data.n_sequences):
+        start, end = int(data.offsets[i]), int(data.offsets[i + 1])
+        cuts = list(range(start + size, end, size))
+        for j, cut in enumerate(cuts + [end]):
+            offsets.append(cut)
+            names.append(f"{data.names[i]}:{j + 1}")
+    return EncodedSequences(data.codes, np.array(offsets, dtype=np.int64), names)
+
+
 # --------------------------------------------------------------------------- windows
 @dataclass
 class _Windows:
@@ -313,6 +330,10 @@ class _Search:
         else:
             self.scan_index = np.arange(data.n_sequences)
             self.scan = data
+        if self.model == "tcm" and int(self.scan.lengths.max()) > 2 * TCM_CHUNK:
+            # TCM sites may crowd into a few long sequences: the starting-point search keeps
+            # one site per sequence, so it sees long sequences as chunks (same letters)
+            self.scan = _chunked(self.scan, TCM_CHUNK)
         self.scan_bglp = bg.logprob(self.scan)
 
     # ------------------------------------------------------------ helpers
@@ -599,7 +620,7 @@ class _Search:
             rev[:] = -np.inf
         best = np.maximum(fwd, rev)
         n_used = int((win.n_valid > 0).sum())
-        k = int(min(5 * n_used, np.isfinite(best).sum()))
+        k = int(min(max(5 * n_used, TCM_MIN_CANDIDATES), np.isfinite(best).sum()))
         if k == 0:
             return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int8), np.zeros(0))
         cand = np.argpartition(-best, min(k * 3, len(best) - 1))[:min(k * 3, len(best))]
