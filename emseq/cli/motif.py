@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     strands.add_argument("--revcomp", dest="revcomp", action="store_true", default=True,
                          help="sites on both strands")
     strands.add_argument("--single-strand", dest="revcomp", action="store_false",
-                         help="sites on the given strand only")
+                         default=argparse.SUPPRESS, help="sites on the given strand only")
     parser.add_argument("--pal", action="store_true", help="look for palindromic motifs only")
     parser.add_argument("--bfile", metavar="FILE", help="MEME background file (instead of a "
                         "background estimated from the input)")

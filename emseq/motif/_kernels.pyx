@@ -23,6 +23,8 @@ ctypedef uint8_t u8
 #: posteriors below this are left out of the expected counts (their total effect on a column
 #: is below 1e-9 sites per million windows, far below the round-off the monitor tolerates)
 cdef double ZMIN = 1e-15
+#: log-space margin below which a term is skipped (exp(-37) < 1e-16, under double round-off)
+cdef double SKIP = 37.0
 
 cdef enum:
     OOPS = 0
@@ -221,7 +223,13 @@ def estep(const u8[::1] seq,               # IN (n_letters,)
                 if logw[p] == -INFINITY:
                     continue
                 a = logpi - lognstr
-                lse = _logaddexp(log1m, _logaddexp(a + buf[t, 2 * j], a + buf[t, 2 * j + 1]))
+                sf = a + buf[t, 2 * j]
+                sr = a + buf[t, 2 * j + 1]
+                if sf < log1m - SKIP and sr < log1m - SKIP:
+                    # the site term is below 1e-16 of the background term: no exp/log needed
+                    tot = tot + log1m + bgwin[p]
+                    continue
+                lse = _logaddexp(log1m, _logaddexp(sf, sr))
                 tot = tot + lse + bgwin[p]
                 sf = exp(a + buf[t, 2 * j] - lse)
                 sr = exp(a + buf[t, 2 * j + 1] - lse)
@@ -238,7 +246,7 @@ def estep(const u8[::1] seq,               # IN (n_letters,)
         # OOPS / ZOOPS: log-sum-exp over all windows and strands
         tot = 0.0
         for j in range(2 * n_win):
-            if buf[t, j] != -INFINITY:
+            if buf[t, j] > mx - SKIP:
                 tot = tot + exp(buf[t, j] - mx)
         L = mx + log(tot)
         lognorm = log(nvalid) + lognstr
@@ -254,6 +262,8 @@ def estep(const u8[::1] seq,               # IN (n_letters,)
         for j in range(n_win):
             p = start + j
             if logw[p] == -INFINITY:
+                continue
+            if buf[t, 2 * j] < L - SKIP and buf[t, 2 * j + 1] < L - SKIP:
                 continue
             sf = post * exp(buf[t, 2 * j] - L)
             sr = post * exp(buf[t, 2 * j + 1] - L)

@@ -33,7 +33,7 @@ from ..em import ConvergenceMonitor, run_em
 from ..errors import InputError, UsageError
 from ..io.fasta import FastaRecord, read_fasta
 from . import _kernels
-from .alphabet import LETTERS, EncodedSequences, encode, revcomp_codes
+from .alphabet import LETTERS, EncodedSequences, encode
 from .background import MAX_ORDER, Background
 from .stats import column_log_pvalues, llr_bits, log_evalue, log_n_alignments, site_pvalues
 
@@ -47,6 +47,12 @@ SEED_PAIRS = 4_000_000
 #: letters of the data the seeds are scored on (a random subset of sequences beyond this)
 SCAN_LETTERS = 200_000
 _LN10 = math.log(10.0)
+#: probability of a seed's own letter in its PWM (the rest shared by the other letters)
+SEED_PROB = 0.7
+#: TCM considers up to max(5 x sequences, this) candidate sites (MEME: 5 x sequences)
+TCM_MIN_CANDIDATES = 100
+#: piece length of long sequences in the TCM starting-point search
+TCM_CHUNK = 500
 #: EM iterations per start before the winner is refined to convergence
 SAMPLE_ITER = 20
 #: how the reported sites of the final motif are counted: "evalue" (the count minimising the
@@ -240,6 +246,19 @@ def _longest_known_run(data: EncodedSequences) -> int:
     return int(lengths[known].max()) if known.any() else 0
 
 
+def _chunked(data: EncodedSequences, size: int) -> EncodedSequences:
+    """The same letters with every sequence cut into pieces of at most ``size`` letters."""
+    offsets = [0]
+    names = []
+    for i in range(data.n_sequences):
+        start, end = int(data.offsets[i]), int(data.offsets[i + 1])
+        cuts = list(range(start + size, end, size))
+        for j, cut in enumerate(cuts + [end]):
+            offsets.append(cut)
+            names.append(f"{data.names[i]}:{j + 1}")
+    return EncodedSequences(data.codes, np.array(offsets, dtype=np.int64), names)
+
+
 # --------------------------------------------------------------------------- windows
 @dataclass
 class _Windows:
@@ -311,6 +330,10 @@ class _Search:
         else:
             self.scan_index = np.arange(data.n_sequences)
             self.scan = data
+        if self.model == "tcm" and int(self.scan.lengths.max()) > 2 * TCM_CHUNK:
+            # TCM sites may crowd into a few long sequences: the starting-point search keeps
+            # one site per sequence, so it sees long sequences as chunks (same letters)
+            self.scan = _chunked(self.scan, TCM_CHUNK)
         self.scan_bglp = bg.logprob(self.scan)
 
     # ------------------------------------------------------------ helpers
@@ -407,8 +430,8 @@ class _Search:
         for km in top:
             pwm = np.tile(self.bg.freqs, (w, 1))
             for j in range(k):
-                row = np.full(4, 0.1)
-                row[digits[km, j]] = 0.7
+                row = np.full(4, (1.0 - SEED_PROB) / 3.0)
+                row[digits[km, j]] = SEED_PROB
                 pwm[left + j] = row
             seeds.append(pwm)
         return seeds
@@ -427,8 +450,8 @@ class _Search:
         else:
             picks = np.sort(self.rng.choice(valid_pos, size=n_random, replace=False))
         letters = scan.codes[picks[:, None] + np.arange(w)]
-        random_pwms = np.full((len(picks), w, 4), 0.1)
-        np.put_along_axis(random_pwms, letters[..., None].astype(np.int64), 0.7, axis=2)
+        random_pwms = np.full((len(picks), w, 4), (1.0 - SEED_PROB) / 3.0)
+        np.put_along_axis(random_pwms, letters[..., None].astype(np.int64), SEED_PROB, axis=2)
         lps = np.log(np.concatenate([np.array(seeds).reshape(-1, w, 4), random_pwms]))
         lps = np.ascontiguousarray(lps)
         n_seeds, nseq = len(lps), scan.n_sequences
@@ -470,9 +493,12 @@ class _Search:
         seen: list[np.ndarray] = []
         for loge, sd, nsite in best:
             o = order[sd, :nsite]
-            lett = self._letters(scan, pos[sd, o], strand[sd, o], w)
-            counts = np.zeros((w, 4))
-            np.add.at(counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+            if self.pal:
+                counts = self._pal_counts(scan, win, pos[sd, o], strand[sd, o], w)
+            else:
+                lett = self._letters(scan, pos[sd, o], strand[sd, o], w)
+                counts = np.zeros((w, 4))
+                np.add.at(counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
             theta = self._mstep_theta(counts)
             if any(np.abs(theta - t).max() < 0.05 for t in seen):
                 continue
@@ -487,6 +513,35 @@ class _Search:
             if len(starts) >= self.n_starts:
                 break
         return starts
+
+    def _pal_counts(self, data: EncodedSequences, win: _Windows, pos: np.ndarray,
+                    strand: np.ndarray, w: int, max_shift: int = 3) -> np.ndarray:
+        """Letter counts of the sites shifted so that their centre is a palindrome's centre.
+
+        A seed's alignment can be off the centre of symmetry of a palindromic motif, and the
+        palindrome-constrained EM cannot shift it; the shift (up to ``max_shift``) whose
+        symmetrised PWM explains the sites best is kept.
+        """
+        best_counts, best_score = None, -np.inf
+        logbg = np.log(self.bg.freqs)
+        for d in range(-max_shift, max_shift + 1):
+            p = pos + np.where(strand > 0, d, -d)
+            ok = (p >= 0) & (p < len(data.codes))
+            ok[ok] = np.isfinite(win.logw[p[ok]])
+            if ok.sum() < max(2, int(0.8 * len(pos))):
+                continue
+            lett = self._letters(data, p[ok], strand[ok], w)
+            counts = np.zeros((w, 4))
+            np.add.at(counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+            theta = self._mstep_theta(counts)
+            score = float((counts * (np.log(theta) - logbg)).sum()) / ok.sum()
+            if score > best_score:
+                best_counts, best_score = counts, score
+        if best_counts is None:
+            lett = self._letters(data, pos, strand, w)
+            best_counts = np.zeros((w, 4))
+            np.add.at(best_counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+        return best_counts
 
     # ------------------------------------------------------------ EM
     def _em(self, data: EncodedSequences, win: _Windows, theta0: np.ndarray, prior0: float,
@@ -565,7 +620,7 @@ class _Search:
             rev[:] = -np.inf
         best = np.maximum(fwd, rev)
         n_used = int((win.n_valid > 0).sum())
-        k = int(min(5 * n_used, np.isfinite(best).sum()))
+        k = int(min(max(5 * n_used, TCM_MIN_CANDIDATES), np.isfinite(best).sum()))
         if k == 0:
             return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int8), np.zeros(0))
         cand = np.argpartition(-best, min(k * 3, len(best) - 1))[:min(k * 3, len(best))]
