@@ -261,7 +261,9 @@ def tool_emseq(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFra
         return Run(status=f"not installed (no emseq/quant in {s.emseq_src})"), None
     cmd = [sys.executable, "-m", "emseq", "quant", "-a", bam, "-t", s.fasta, "-o", out,
            "-p", str(s.threads), "-q"] + (["--em"] if em else [])
-    run = run_measured(cmd, s.work / "logs" / f"{name}.log", env=env)
+    # run outside any source tree: `python -m` puts the working directory first on sys.path,
+    # which would shadow --emseq-src with the emseq of the current directory
+    run = run_measured(cmd, s.work / "logs" / f"{name}.log", env=env, cwd=s.work)
     if run.status != "ok":
         return run, None
     if not (out / "quant.sf").is_file():
