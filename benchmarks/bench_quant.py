@@ -434,6 +434,18 @@ def to_markdown(table: pd.DataFrame, header: str) -> str:
     return header + "\n" + "\n".join(lines) + "\n"
 
 
+def git_rev(path: Path) -> str:
+    """The short commit of a source tree, with ``+dirty`` if it has uncommitted changes."""
+    try:
+        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "-uno"],
+                               capture_output=True, text=True).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def versions() -> dict:
     out = {"python": platform.python_version(), "machine": platform.machine(),
            "cpus": os.cpu_count()}
@@ -556,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{int(records.iloc[0]) if len(records) else '?'} records; "
         f"{args.threads} threads; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n"
         f"Versions: {json.dumps(info)}.\n"
-        f"emseq source: `{setup.emseq_src}`.\n"
+        f"emseq source: `{setup.emseq_src}` (git {git_rev(setup.emseq_src)}).\n"
         f"Made by `bash benchmarks/run_bench_quant.sh` (`python benchmarks/simulate_reads.py -o "
         f"benchmarks/work/sim1M --n-pairs 1000000 --seed 1`, then `python "
         f"benchmarks/bench_quant.py {' '.join(sys.argv[1:]) if argv is None else ' '.join(argv)}`)."
