@@ -21,7 +21,11 @@ resource usage. Accuracy is scored against the truth table of the simulation:
 * ``misassigned``: fraction of fragments on the wrong transcript, counted as the total variation
   distance between the estimated and the true read-count proportions, 0.5 * sum |e/E - t/T|
   (a lower bound of the per-fragment misassignment, and exact when errors do not cancel);
-* ``gene_spearman``: Spearman correlation of gene TPMs (sums over ``tx2gene``) over all genes.
+* ``gene_spearman``: Spearman correlation of gene TPMs (sums over ``tx2gene``) over all genes;
+  ``gene_spearman_counts`` the same on gene read counts. Gene TPMs depend on each tool's
+  effective-length convention for transcripts shorter than a fragment (the truth uses the
+  simulation's, E[L - min(l, L) + 1], i.e. 1 for them; Salmon and emseq use ~10): gene counts
+  do not.
 
 Ratios: ``wall_vs_salmon``, ``cpu_vs_salmon`` and ``mem_vs_salmon`` divide the tool's figure by
 Salmon's in the same mode (VB for default runs, ``--useEM`` for EM runs; Salmon VB for the
@@ -63,7 +67,7 @@ log = logging.getLogger("bench_quant")
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS = ["spearman_all", "spearman_expr", "pearson_log", "mard", "misassigned",
-           "gene_spearman"]
+           "gene_spearman", "gene_spearman_counts"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,6 +161,8 @@ def accuracy(est: pd.DataFrame, truth: pd.DataFrame, tx2gene: pd.Series) -> dict
     genes = tx2gene.reindex(truth.index).fillna(pd.Series(truth.index, index=truth.index))
     gt = pd.Series(t, index=truth.index).groupby(genes.to_numpy()).sum()
     ge = pd.Series(e, index=truth.index).groupby(genes.to_numpy()).sum()
+    gtc = pd.Series(tc, index=truth.index).groupby(genes.to_numpy()).sum()
+    gec = pd.Series(ec, index=truth.index).groupby(genes.to_numpy()).sum()
     return {
         "spearman_all": spearmanr(t, e)[0],
         "spearman_expr": spearmanr(t[expressed], e[expressed])[0],
@@ -164,6 +170,7 @@ def accuracy(est: pd.DataFrame, truth: pd.DataFrame, tx2gene: pd.Series) -> dict
         "mard": float(ard.mean()),
         "misassigned": float(misassigned),
         "gene_spearman": spearmanr(gt.to_numpy(), ge.reindex(gt.index).to_numpy())[0],
+        "gene_spearman_counts": spearmanr(gtc.to_numpy(), gec.reindex(gtc.index).to_numpy())[0],
         "assigned_reads": float(ec.sum()),
     }
 
@@ -261,7 +268,9 @@ def tool_emseq(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFra
         return Run(status=f"not installed (no emseq/quant in {s.emseq_src})"), None
     cmd = [sys.executable, "-m", "emseq", "quant", "-a", bam, "-t", s.fasta, "-o", out,
            "-p", str(s.threads), "-q"] + (["--em"] if em else [])
-    run = run_measured(cmd, s.work / "logs" / f"{name}.log", env=env)
+    # run outside any source tree: `python -m` puts the working directory first on sys.path,
+    # which would shadow --emseq-src with the emseq of the current directory
+    run = run_measured(cmd, s.work / "logs" / f"{name}.log", env=env, cwd=s.work)
     if run.status != "ok":
         return run, None
     if not (out / "quant.sf").is_file():
@@ -342,7 +351,8 @@ def add_ratios(table: pd.DataFrame) -> pd.DataFrame:
 
 
 HIGHER_IS_BETTER = {"spearman_all": True, "spearman_expr": True, "pearson_log": True,
-                    "mard": False, "misassigned": False, "gene_spearman": True}
+                    "mard": False, "misassigned": False, "gene_spearman": True,
+                    "gene_spearman_counts": True}
 
 
 def targets(table: pd.DataFrame) -> list[str]:
@@ -374,16 +384,18 @@ def targets(table: pd.DataFrame) -> list[str]:
     compare(em_vb, [("salmon", sal)], "accuracy, emseq default >= Salmon default (VB) on every figure")
     compare(em_em, [("salmon --useEM", sal_em), ("rsem", rsem)],
             "accuracy, emseq --em >= Salmon --useEM and RSEM on every figure")
-    for mine, name in ((em_vb, "emseq"), (em_em, "emseq --em")):
+    for mine, name, peer, pname in ((em_vb, "emseq", sal, "Salmon"),
+                                    (em_em, "emseq --em", sal_em, "Salmon --useEM")):
         if mine is None:
             continue
-        if sal is not None:
+        if peer is not None:
+            sal = peer
             speed = sal["wall_s"] / mine["wall_s"]
-            lines.append(f"- speed, {name} >= 5x less wall time than Salmon: "
+            lines.append(f"- speed, {name} >= 5x less wall time than {pname}: "
                          f"{'met' if speed >= 5 else 'missed'} ({speed:.2f}x: "
                          f"{mine['wall_s']:.1f} s vs {sal['wall_s']:.1f} s)")
             mem = mine["peak_mb"] / sal["peak_mb"]
-            lines.append(f"- memory, {name} <= 1/4 of Salmon's peak: "
+            lines.append(f"- memory, {name} <= 1/4 of {pname}'s peak: "
                          f"{'met' if mem <= 0.25 else 'missed'} ({mine['peak_mb']:.0f} MB vs "
                          f"{sal['peak_mb']:.0f} MB, {mem:.3f}x)")
         if floor is not None:
@@ -397,7 +409,9 @@ def targets(table: pd.DataFrame) -> list[str]:
             continue
         d = max(abs(float(mine[m]) - float(base[m])) for m in HIGHER_IS_BETTER)
         lines.append(f"- order, emseq on the {order} BAM matches the unsorted BAM: "
-                     f"{'met' if d <= 0.005 else 'missed'} (largest figure difference {d:.4f})")
+                     f"{'met' if d <= 0.005 else 'missed'} (largest figure difference {d:.4f}; "
+                     f"peak memory {mine['peak_mb']:.0f} MB vs {base['peak_mb']:.0f} MB unsorted, "
+                     f"wall {mine['wall_s']:.1f} s vs {base['wall_s']:.1f} s)")
     return lines
 
 
@@ -418,6 +432,18 @@ def to_markdown(table: pd.DataFrame, header: str) -> str:
                 cells.append(str(v).replace("|", "/"))
         lines.append("| " + " | ".join(cells) + " |")
     return header + "\n" + "\n".join(lines) + "\n"
+
+
+def git_rev(path: Path) -> str:
+    """The short commit of a source tree, with ``+dirty`` if it has uncommitted changes."""
+    try:
+        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "-uno"],
+                               capture_output=True, text=True).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def versions() -> dict:
@@ -458,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="BAM orders to run: unsorted (the aligner's), coord, collate")
     p.add_argument("--order-tools", default="salmon,rsem,emseq",
                    help="tools run on the re-ordered BAMs")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="rounds of timing on the unsorted BAM (median wall/CPU, max peak "
+                        "reported; RSEM runs once)")
     p.add_argument("--work", type=Path, default=REPO / "benchmarks" / "work" / "bench_quant")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "quant",
                    help="results prefix: writes <out>.tsv and <out>.md")
@@ -492,17 +521,33 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"order": order, "tool": "samtools", "mode": "", "status": str(exc)})
             continue
         names = tools if order == "unsorted" else order_tools
+        rounds = max(1, args.repeat) if order == "unsorted" else 1
+        runs: dict[str, list[tuple[Run, pd.DataFrame | None]]] = {k: [] for k in names}
+        for r in range(rounds):  # interleaved rounds: a change of machine load hits every tool
+            for key in names:
+                if r > 0 and (key == "rsem" or runs[key][-1][0].status != "ok"):
+                    continue  # RSEM is slow and deterministic in accuracy: once is enough
+                runs[key].append(TOOLS[key][2](setup, obam, f"{order}"))
+                run = runs[key][-1][0]
+                log.info("%s %s round %d: %s wall %.1f s cpu %.1f s peak %.0f MB", order,
+                         TOOLS[key][0], r + 1, run.status, run.wall_s, run.cpu_s, run.peak_mb)
         for key in names:
-            label, mode, fn = TOOLS[key]
-            run, est = fn(setup, obam, f"{order}")
+            label, mode, _ = TOOLS[key]
+            run, est = runs[key][-1]
+            done = [x for x, _ in runs[key] if x.status == "ok"] or [run]
             row = {"order": order, "tool": label, "mode": mode, "status": run.status,
-                   "wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb}
+                   "wall_s": float(np.median([x.wall_s for x in done])),
+                   "cpu_s": float(np.median([x.cpu_s for x in done])),
+                   "peak_mb": float(np.max([x.peak_mb for x in done])),
+                   "runs": len(runs[key]),
+                   "walls": " ".join(f"{x.wall_s:.2f}" for x, _ in runs[key])}
             row.update(run.extra)
-            if est is not None:
-                row.update(accuracy(est, truth, t2g))
+            scored = [accuracy(e, truth, t2g) for x, e in runs[key] if e is not None]
+            if scored:  # Salmon is not deterministic with threads: median over the rounds
+                row.update({m: float(np.median([a[m] for a in scored])) for m in scored[0]})
             rows.append(row)
             log.info("%s %s: %s wall %.1f s cpu %.1f s peak %.0f MB %s", order, label,
-                     run.status, run.wall_s, run.cpu_s, run.peak_mb,
+                     row["status"], row["wall_s"], row["cpu_s"], row["peak_mb"],
                      {k: round(float(row[k]), 4) for k in METRICS if k in row})
     table = add_ratios(pd.DataFrame(rows))
     first = ["order", "tool", "mode", "status", "wall_s", "cpu_s", "peak_mb", "wall_vs_salmon",
@@ -523,10 +568,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{int(records.iloc[0]) if len(records) else '?'} records; "
         f"{args.threads} threads; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n"
         f"Versions: {json.dumps(info)}.\n"
-        f"emseq source: `{setup.emseq_src}`.\n\n"
-        "Times in seconds (CPU = user + system of the process tree), peak = largest resident "
+        f"emseq source: `{setup.emseq_src}` (git {git_rev(setup.emseq_src)}).\n"
+        f"Made by `bash benchmarks/run_bench_quant.sh` (`python benchmarks/simulate_reads.py -o "
+        f"benchmarks/work/sim1M --n-pairs 1000000 --seed 1`, then `python "
+        f"benchmarks/bench_quant.py {' '.join(sys.argv[1:]) if argv is None else ' '.join(argv)}`)."
+        f"\n\n"
+        f"Times in seconds (median of {args.repeat} interleaved round(s) on the unsorted BAM, "
+        "RSEM and the re-ordered BAMs once; CPU = user + system of the process tree), "
+        "peak = largest resident "
         "set (MB). Ratios divide the tool's figure by Salmon's in the same mode (VB or EM); "
-        "wall_vs_floor by `samtools view -c`. Accuracy against the simulated truth, see "
+        "wall_vs_floor by `samtools view -c`. Accuracy against the simulated truth (median over "
+        "the rounds: Salmon's estimates vary between runs with 2 threads), see "
         "benchmarks/bench_quant.py.\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(str(args.out) + ".tsv", sep="\t", index=False, float_format="%.6g")
