@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="order of the background Markov model estimated from the input (0-5)")
     parser.add_argument("--mask-lowercase", action="store_true",
                         help="treat lowercase (soft-masked) letters as unknown")
-    parser.add_argument("--starts", type=int, default=2, metavar="N",
-                        help="EM runs per width, from the best starting points")
+    parser.add_argument("--starts", type=int, default=None, metavar="N",
+                        help="EM runs per width, from the best starting points "
+                             "(default: 4 with --mod oops, 2 otherwise)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the substring sampling")
 
 

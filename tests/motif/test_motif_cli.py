@@ -129,6 +129,11 @@ def test_nmotifs_zero(tmp_path, capsys):
     assert code == 2 and "--nmotifs" in msg
 
 
+def test_starts_zero(tmp_path, capsys):
+    code, msg = _bad(tmp_path, [DATA / "crp0.s", "--starts", "0"], capsys)
+    assert code == 2 and "--starts" in msg
+
+
 def test_markov_order_out_of_range(tmp_path, capsys):
     code, msg = _bad(tmp_path, [DATA / "crp0.s", "--markov-order", "7"], capsys)
     assert code == 2
