@@ -377,8 +377,15 @@ def quantify(alignments: str | os.PathLike[str],
         raise UsageError("choose bootstraps or Gibbs samples, not both")
     if thinning_factor < 1:
         raise UsageError(f"thinning_factor must be at least 1, got {thinning_factor}")
-    if fld_mean <= 0 or fld_sd <= 0:
-        raise UsageError("fld_mean and fld_sd must be positive")
+    if not (np.isfinite(fld_mean) and np.isfinite(fld_sd)) or fld_mean <= 0 or fld_sd <= 0:
+        raise UsageError(f"fld_mean and fld_sd must be positive finite numbers, got "
+                         f"{fld_mean} and {fld_sd}")
+    if not np.isfinite(vb_prior) or vb_prior < 0:
+        raise UsageError(f"vb_prior must be a finite number >= 0, got {vb_prior}")
+    if not np.isfinite(score_exp) or score_exp < 0:
+        raise UsageError(f"score_exp must be a finite number >= 0, got {score_exp}")
+    if not 0.0 <= incompat_prior <= 1.0:  # also rejects NaN
+        raise UsageError(f"incompat_prior is a probability in [0, 1], got {incompat_prior}")
     if max_fraglen < 10:
         raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
     _prefetch_imports(prefetch_report)

@@ -13,7 +13,7 @@ import pysam
 import pytest
 
 from emseq.cli import main
-from emseq.errors import InputError
+from emseq.errors import InputError, UsageError
 from emseq.quant import load_transcripts, quantify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,3 +176,25 @@ def test_cli_bad_input_is_one_line_exit_1(sim, tmp_path, capsys):
     assert err.count("\n") == 1 and "no such alignment file" in err
     assert not out.exists()
     assert not list(tmp_path.glob(".out*"))
+
+
+@pytest.mark.parametrize("option, value", [
+    ("vb_prior", -1.0), ("vb_prior", float("nan")), ("vb_prior", float("inf")),
+    ("score_exp", -1.0), ("score_exp", float("inf")), ("score_exp", float("nan")),
+    ("incompat_prior", -0.5), ("incompat_prior", 2.0), ("incompat_prior", float("nan")),
+    ("fld_mean", float("nan")), ("fld_sd", float("inf")),
+])
+def test_options_out_of_range_are_usage_errors(sim, option, value):
+    """A negative or NaN prior gave all-zero TPMs with exit 0; an incompat_prior above 1
+    weighted alignments contradicting the library type above the compatible ones."""
+    with pytest.raises(UsageError, match=option):
+        quantify(sim.name_bam, sim.fasta, n_threads=1, **{option: value})
+
+
+def test_cli_negative_vb_prior_exit_2(sim, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["quant", "-a", str(sim.name_bam), "-t", str(sim.fasta), "-o", str(out), "-q",
+               "--vb-prior", "-1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "vb_prior" in err
+    assert not out.exists()
