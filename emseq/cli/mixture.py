@@ -75,7 +75,7 @@ def read_table(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
             raise InputError(f"{path}: expected a real numeric array, got dtype {X.dtype}")
         return np.asarray(X, dtype=np.float64), [f"x{j + 1}" for j in range(X.shape[1])]
     sep = "," if path.suffix.lower() == ".csv" else "\t"
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         rows = [(i, r) for i, r in enumerate(csv.reader(handle, delimiter=sep), start=1)
                 if r and any(cell.strip() for cell in r)]
     if not rows:

@@ -91,3 +91,21 @@ def test_usage_errors(tmp_path, capsys):
     assert main(["mixture", str(tmp_path / "no.tsv"), "-k", "2", "-o", str(tmp_path / "o")]) == 1
     assert "no such file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_utf8_bom_table(tmp_path, header):
+    """A BOM (Excel's "UTF-8 CSV") made the first data row of a header-less table look like a
+    header: the row was silently dropped and its numbers became feature names."""
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(0, 1, (40, 2)), rng.normal(8, 1, (40, 2))])
+    body = "".join(f"{a:.6f}\t{b:.6f}\n" for a, b in X)
+    path = tmp_path / "bom.tsv"
+    path.write_text(("a\tb\n" if header else "") + body, encoding="utf-8-sig")
+    assert main(["mixture", str(path), "-k", "2", "-o", str(tmp_path / "o"), "-q",
+                 "--no-plot"]) == 0
+    assignments = pd.read_csv(tmp_path / "o" / "assignments.tsv", sep="\t")
+    params = pd.read_csv(tmp_path / "o" / "parameters.tsv", sep="\t")
+    assert len(assignments) == 80
+    names = ["a", "b"] if header else ["x1", "x2"]
+    assert list(params.columns) == ["component", "weight"] + [f"mean_{n}" for n in names]
