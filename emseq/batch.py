@@ -82,6 +82,7 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
     except pd.errors.ParserError as exc:
         raise InputError(f"{path}: malformed sample sheet: {exc}") from None
     sheet.columns = [c.strip() for c in sheet.columns]
+    sheet = sheet.apply(lambda column: column.str.strip())  # 'S1 ' is S1, 'ISR ' is ISR
     required, optional = ENGINE_COLUMNS[engine]
     missing = [c for c in required if c not in sheet.columns]
     if missing:

@@ -62,3 +62,15 @@ def test_cli_refuses_bad_sheet_before_running(inputs):
     assert done.stderr.strip().splitlines() == [
         f"emseq batch: error: {path}: duplicate sample name(s) ['S1']"]
     assert not out.exists()
+
+
+def test_spaces_around_cells_are_stripped(inputs):
+    """'S1 ' became a directory 'S1 ' and a duplicate of 'S1' nobody noticed, and 'ISR '
+    failed the sample at run time as an unknown library type."""
+    table = read_sample_sheet(sheet(inputs, "sample , bam , libtype\n S1 , a.bam , ISR \n"))
+    assert table.to_dict("records") == [
+        {"sample": "S1", "bam": str(inputs / "a.bam"), "libtype": "ISR"}]
+    with pytest.raises(InputError, match=r"duplicate sample name\(s\) \['S1'\]"):
+        read_sample_sheet(sheet(inputs, "sample,bam\nS1,a.bam\nS1 ,b.bam\n"))
+    tsv = read_sample_sheet(sheet(inputs, "sample\tbam\nS1 \t a.bam\n", "s.tsv"))
+    assert tsv["sample"].tolist() == ["S1"] and tsv["bam"].tolist() == [str(inputs / "a.bam")]
