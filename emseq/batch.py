@@ -15,7 +15,9 @@ of worker processes sized to the machine.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import logging
 import os
@@ -77,6 +79,12 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
                          f"{','.join(ENGINE_COLUMNS[engine][0])})")
     first = text.splitlines()[0]
     sep = "\t" if "\t" in first else ","
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    width = len(next(rows))
+    for fields in rows:
+        if fields and len(fields) != width:  # pandas would shift a longer row onto an index
+            raise InputError(f"{path}:{rows.line_num}: {len(fields)} field"
+                             f"{'s' if len(fields) != 1 else ''}, but the header has {width}")
     try:
         sheet = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.ParserError as exc:

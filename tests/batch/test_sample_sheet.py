@@ -74,3 +74,15 @@ def test_spaces_around_cells_are_stripped(inputs):
         read_sample_sheet(sheet(inputs, "sample,bam\nS1,a.bam\nS1 ,b.bam\n"))
     tsv = read_sample_sheet(sheet(inputs, "sample\tbam\nS1 \t a.bam\n", "s.tsv"))
     assert tsv["sample"].tolist() == ["S1"] and tsv["bam"].tolist() == [str(inputs / "a.bam")]
+
+
+@pytest.mark.parametrize("text, message", [
+    # an extra field made pandas take the first column as the index: the error named the bam
+    # path as a sample name
+    ("sample,bam\nS1,a.bam,ISR\n", r":2: 3 fields, but the header has 2"),
+    ("sample,bam,libtype\nS1,a.bam,ISR\nS2\n", r":3: 1 field, but the header has 3"),
+    ("sample\tbam\nS1\ta.bam\tx\n", r":2: 3 fields, but the header has 2"),
+])
+def test_rows_with_a_wrong_number_of_fields(inputs, text, message):
+    with pytest.raises(InputError, match=message):
+        read_sample_sheet(sheet(inputs, text))
