@@ -374,6 +374,10 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
     """
     sheet = samples if isinstance(samples, pd.DataFrame) else read_sample_sheet(samples, engine)
     options = dict(options or {})
+    for key in _OPTION_FILES:  # a file every sample reads: check it once, before anything runs
+        value = options.get(key)
+        if isinstance(value, (str, os.PathLike)) and value and not Path(value).is_file():
+            raise InputError(f"{options[key]}: no such file (given as {key})")
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     rows = [{k: v for k, v in row.items() if v is not None and v == v}

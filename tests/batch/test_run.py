@@ -175,3 +175,19 @@ def test_sheet_errors_stop_before_anything_runs(tmp_path, capsys):
     assert code == 1
     assert "duplicate sample name(s) ['S1']" in capsys.readouterr().err
     assert not output.exists()
+
+
+@pytest.mark.parametrize("option", ["-t", "--tx2gene"])
+def test_missing_shared_file_is_one_line_error_before_anything_runs(tmp_path, capsys, option):
+    """A missing -t/--tx2gene escaped as a raw FileNotFoundError and left an empty output dir."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", DEMO_BAM)])
+    output = tmp_path / "out"
+    args = ["-t", str(DEMO_TRANSCRIPTS)] if option == "--tx2gene" else []
+    code = emseq_main(["batch", str(sheet), *args, option, str(tmp_path / "nope.txt"),
+                       "-o", str(output), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"emseq batch: error: {tmp_path / 'nope.txt'}: no such file (given as "
+        f"{'transcripts' if option == '-t' else 'tx2gene'})"]
+    assert not output.exists()
