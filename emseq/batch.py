@@ -52,6 +52,9 @@ ENGINE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "motif": (("sample", "fasta"), ()),
 }
 MANIFEST_NAME = "emseq_manifest.json"
+#: Files the batch writes next to the sample directories: no sample may be named like one.
+MERGED_NAMES = ("batch_report.tsv", "convergence.tsv", "transcript_counts.tsv",
+                "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv", "motifs.tsv")
 REPORT_COLUMNS = ["sample", "status", "fragments", "mapping_rate", "iterations", "seconds",
                   "peak_memory_mb", "error"]
 
@@ -107,6 +110,9 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
             raise InputError(f"{path}:{line}: empty sample name")
         if name in (".", "..") or "/" in name or name.startswith("."):
             raise InputError(f"{path}:{line}: sample name {name!r} cannot be a directory name")
+        if name in MERGED_NAMES:
+            raise InputError(f"{path}:{line}: sample name {name!r} is the name of a merged "
+                             "output file of the batch; rename the sample")
     duplicated = sheet["sample"][sheet["sample"].duplicated()].unique().tolist()
     if duplicated:
         raise InputError(f"{path}: duplicate sample name(s) {duplicated}")

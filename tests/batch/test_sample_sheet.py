@@ -86,3 +86,12 @@ def test_spaces_around_cells_are_stripped(inputs):
 def test_rows_with_a_wrong_number_of_fields(inputs, text, message):
     with pytest.raises(InputError, match=message):
         read_sample_sheet(sheet(inputs, text))
+
+
+@pytest.mark.parametrize("name", ["batch_report.tsv", "transcript_tpm.tsv", "gene_counts.tsv",
+                                  "convergence.tsv", "motifs.tsv"])
+def test_sample_named_like_a_merged_output_is_refused(inputs, name):
+    """The sample ran, then writing the merged table over its directory failed with
+    IsADirectoryError after the whole batch."""
+    with pytest.raises(InputError, match=f":2: sample name '{name}' is the name of a merged "):
+        read_sample_sheet(sheet(inputs, f"sample,bam\n{name},a.bam\n"))
