@@ -385,6 +385,8 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
         if isinstance(value, (str, os.PathLike)) and value and not Path(value).is_file():
             raise InputError(f"{options[key]}: no such file (given as {key})")
     output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
     rows = [{k: v for k, v in row.items() if v is not None and v == v}
             for row in sheet.to_dict("records")]

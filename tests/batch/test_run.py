@@ -191,3 +191,15 @@ def test_missing_shared_file_is_one_line_error_before_anything_runs(tmp_path, ca
         f"emseq batch: error: {tmp_path / 'nope.txt'}: no such file (given as "
         f"{'transcripts' if option == '-t' else 'tx2gene'})"]
     assert not output.exists()
+
+
+def test_output_that_is_a_file(tmp_path, capsys):
+    """Was 'FileExistsError: [Errno 17] File exists'."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", DEMO_BAM)])
+    output = tmp_path / "out"
+    output.write_text("keep me\n")
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output), "-q"])
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"emseq batch: error: {output}: exists and is not a directory"]
+    assert output.read_text() == "keep me\n"
