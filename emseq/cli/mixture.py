@@ -76,8 +76,9 @@ def read_table(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
         return np.asarray(X, dtype=np.float64), [f"x{j + 1}" for j in range(X.shape[1])]
     sep = "," if path.suffix.lower() == ".csv" else "\t"
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        # blank lines are skipped; a line of empty cells (tabs only) is a row of missing values
         rows = [(i, r) for i, r in enumerate(csv.reader(handle, delimiter=sep), start=1)
-                if r and any(cell.strip() for cell in r)]
+                if len(r) > 1 or (r and r[0].strip())]
     if not rows:
         raise InputError(f"{path}: empty file, expected a table of numbers")
     first = rows[0][1]
@@ -114,6 +115,32 @@ def read_table(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
                              f"{r[j]!r} on line {line}")
         X[:, j] = column.to_numpy(dtype=np.float64)
     return X, names
+
+
+def _check_cells(X: np.ndarray, names: list[str], path: str, missing: str) -> None:
+    """Reject infinite and (unless marginalised) missing cells, numbering rows from 1 as
+    ``assignments.tsv`` does and columns from 1 as in the file."""
+
+    def where(i: int, j: int) -> str:
+        return f"{path}: row {i + 1}, column {j + 1} ({names[j]!r})"
+
+    bad = np.argwhere(np.isinf(X))
+    if bad.size:
+        raise InputError(f"{where(*bad[0])} is infinite; only finite values are allowed")
+    nan = np.isnan(X)
+    if not nan.any():
+        return
+    if missing != "marginalize":
+        i, j = np.argwhere(nan)[0]
+        raise InputError(f"{where(i, j)} is missing; pass --missing marginalize to integrate "
+                         "missing cells out exactly, or impute them first")
+    empty = np.flatnonzero(nan.all(axis=1))
+    if empty.size:
+        raise InputError(f"{path}: row {empty[0] + 1} has no observed value; drop it")
+    empty = np.flatnonzero(nan.all(axis=0))
+    if empty.size:
+        j = int(empty[0])
+        raise InputError(f"{path}: column {j + 1} ({names[j]!r}) has no observed value; drop it")
 
 
 def _plot(path: Path, X: np.ndarray, labels: np.ndarray, gm, names: list[str]) -> None:
@@ -158,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tol < 0 or args.reg_covar < 0:
         raise UsageError("--tol and --reg-covar must be non-negative")
     X, names = read_table(args.input)
+    _check_cells(X, names, args.input, args.missing)
     n, d = X.shape
     if n < args.components:
         raise InputError(f"{args.input}: {n} rows for {args.components} components; need at "

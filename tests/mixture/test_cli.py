@@ -109,3 +109,32 @@ def test_utf8_bom_table(tmp_path, header):
     assert len(assignments) == 80
     names = ["a", "b"] if header else ["x1", "x2"]
     assert list(params.columns) == ["component", "weight"] + [f"mean_{n}" for n in names]
+
+
+@pytest.mark.parametrize("cell, option, words", [
+    ("NA", [], "row 3, column 2 ('b') is missing; pass --missing marginalize"),
+    ("inf", [], "row 3, column 2 ('b') is infinite"),
+    ("inf", ["--missing", "marginalize"], "row 3, column 2 ('b') is infinite"),
+])
+def test_bad_cells_are_numbered_as_in_the_file(tmp_path, capsys, cell, option, words):
+    """The CLI passed on the estimator's 0-based 'row 2, column 1' (the wrong cell for a user
+    reading the table, whose rows assignments.tsv numbers from 1) and its Python advice
+    "missing='marginalize'"."""
+    path = tmp_path / "x.tsv"
+    path.write_text(f"a\tb\n1\t2\n3\t4\n5\t{cell}\n7\t8\n")
+    assert main(["mixture", str(path), "-k", "2", "-o", str(tmp_path / "o"), *option]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], lines
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_row_and_column_numbered_as_in_the_file(tmp_path, capsys):
+    path = tmp_path / "x.tsv"
+    path.write_text("a\tb\n1\t\n3\t\n\t\n7\t\n")
+    assert main(["mixture", str(path), "-k", "2", "-o", str(tmp_path / "o"),
+                 "--missing", "marginalize"]) == 1
+    assert "row 3 has no observed value" in capsys.readouterr().err
+    path.write_text("a\tb\n1\t\n3\t\n5\t\n7\t\n")
+    assert main(["mixture", str(path), "-k", "2", "-o", str(tmp_path / "o"),
+                 "--missing", "marginalize"]) == 1
+    assert "column 2 ('b') has no observed value" in capsys.readouterr().err
