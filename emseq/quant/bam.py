@@ -235,7 +235,8 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         if share > max_missing_mates:
             raise InputError(message + "; was the BAM filtered, or are read 1 and read 2 in "
                              "separate files?")
-        logger.warning("%s; these reads were used as orphans", message)
+        logger.warning("%s; these reads %s", message, "were dropped (--discard-orphans)"
+                       if discard_orphans else "were used as orphans")
     if library_type == "A":
         logger.info("library type detected from the first %d fragments: %s (%s)",
                     builder.n_burnin_fragments, builder.library_name, builder.format_counts())

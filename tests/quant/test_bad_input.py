@@ -198,3 +198,25 @@ def test_cli_negative_vb_prior_exit_2(sim, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "vb_prior" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("discard, words", [(False, "were used as orphans"),
+                                            (True, "were dropped (--discard-orphans)")])
+def test_some_mates_missing_warning_says_what_was_done(sim, tmp_path, caplog, discard, words):
+    """With discard_orphans the warning said the reads 'were used as orphans' (they were not:
+    num_mapped fell by exactly their number)."""
+    path = tmp_path / "fewmates.bam"
+    dropped = set()
+    with pysam.AlignmentFile(str(sim.name_bam)) as src, \
+            pysam.AlignmentFile(str(path), "wb", template=src) as out:
+        for record in src:
+            if record.is_read2 and (record.query_name in dropped or len(dropped) < 20):
+                dropped.add(record.query_name)
+                continue
+            out.write(record)
+    with caplog.at_level("WARNING", logger="emseq"):
+        result = quantify(path, sim.fasta, n_threads=1, discard_orphans=discard)
+    message = [r.getMessage() for r in caplog.records if "mate never appears" in r.getMessage()]
+    assert len(message) == 1 and words in message[0], message
+    full = quantify(sim.name_bam, sim.fasta, n_threads=1)
+    assert result.num_mapped == full.num_mapped - (len(dropped) if discard else 0)
