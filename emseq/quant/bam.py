@@ -143,6 +143,10 @@ def _tid_map(handle: pysam.AlignmentFile, path: str,
     return index, tid_map
 
 
+#: Below this share of fragments compatible with a library type given by the user, warn.
+MIN_COMPATIBLE_RATIO = 0.9
+
+
 def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None, *,
                     n_threads: int = 1, library_type: str = "A", group_by_name: bool | None = None,
                     sort_memory: int = DEFAULT_SORT_MEMORY, burnin: int = 50_000,
@@ -274,6 +278,13 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                "counts": counts_by_format,
                "paired": bool(builder.n_paired_fragments + builder.n_orphan_fragments
                               >= builder.n_single_fragments)}
+    if library_type != "A" and compatible < MIN_COMPATIBLE_RATIO:
+        logger.warning("%s: only %.1f%% of the aligned fragments are compatible with library "
+                       "type %s (observed orientations of the first alignments: %s); the others "
+                       "were %s. Check -l, or pass -l A to detect the library type",
+                       path, 100 * compatible, library_type,
+                       ", ".join(f"{k} {v}" for k, v in counts_by_format.items() if v),
+                       "down-weighted by --incompat-prior" if incompat_prior > 0 else "dropped")
     classes = EqClasses(offsets, tids, weights, counts, builder.fld_histogram(), library, stats)
     logger.info("%s: %d records, %d fragments (%d assigned), %d equivalence classes, library "
                 "type %s", path, builder.n_records, builder.n_fragments, builder.n_assigned,

@@ -220,3 +220,20 @@ def test_some_mates_missing_warning_says_what_was_done(sim, tmp_path, caplog, di
     assert len(message) == 1 and words in message[0], message
     full = quantify(sim.name_bam, sim.fasta, n_threads=1)
     assert result.num_mapped == full.num_mapped - (len(dropped) if discard else 0)
+
+
+def test_wrong_library_type_warns(sim, caplog):
+    """Unstranded reads quantified as ISF lose half the fragments; on a stranded BAM the
+    opposite strand keeps 3 % (the demo with -l ISF): exit 0 with no word of it on stderr."""
+    with caplog.at_level("WARNING", logger="emseq"):
+        wrong = quantify(sim.name_bam, sim.fasta, n_threads=1, library_type="ISF")
+    ratio = wrong.library["compatible_fragment_ratio"]
+    assert ratio < 0.7
+    warned = [r.getMessage() for r in caplog.records if "compatible with library type" in
+              r.getMessage()]
+    assert len(warned) == 1 and f"{100 * ratio:.1f}%" in warned[0] and "-l A" in warned[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="emseq"):
+        right = quantify(sim.name_bam, sim.fasta, n_threads=1, library_type="IU")
+    assert right.library["compatible_fragment_ratio"] > 0.99
+    assert not [r for r in caplog.records if "compatible with library type" in r.getMessage()]
