@@ -227,10 +227,16 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
     if builder.n_records == 0:
         raise InputError(f"{path}: no alignment records")
     if builder.n_assigned == 0:
+        hint = ""
+        paired = builder.n_paired_fragments + builder.n_orphan_fragments
+        if library_type in ("U", "SF", "SR") and paired > builder.n_single_fragments:
+            hint = "; the reads are paired-end: use IU, ISF or ISR (or A)"
+        elif library_type in ("IU", "ISF", "ISR") and builder.n_single_fragments > paired:
+            hint = "; the reads are single-end: use U, SF or SR (or A)"
         raise InputError(f"{path}: none of the {builder.n_fragments} fragments has an alignment "
                          f"usable for quantification (unmapped records: "
                          f"{builder.n_unmapped_records}, incompatible with library type "
-                         f"{builder.library_name}: {builder.n_incompatible})")
+                         f"{builder.library_name}: {builder.n_incompatible}){hint}")
     if builder.n_missing_mate:
         share = builder.n_missing_mate / max(1, builder.n_fragments)
         message = (f"{path}: {builder.n_missing_mate} paired reads ({100 * share:.1f}% of the "

@@ -237,3 +237,14 @@ def test_wrong_library_type_warns(sim, caplog):
         right = quantify(sim.name_bam, sim.fasta, n_threads=1, library_type="IU")
     assert right.library["compatible_fragment_ratio"] > 0.99
     assert not [r for r in caplog.records if "compatible with library type" in r.getMessage()]
+
+
+@pytest.mark.parametrize("which, library_type, hint", [
+    ("single_bam", "IU", "the reads are single-end: use U, SF or SR"),
+    ("name_bam", "U", "the reads are paired-end: use IU, ISF or ISR"),
+])
+def test_single_end_type_on_paired_reads_and_back(sim, which, library_type, hint):
+    """Said only 'incompatible with library type U: 12000' (-l U on paired reads is a common
+    slip: U is 'unstranded' to most users)."""
+    with pytest.raises(InputError, match=hint):
+        quantify(getattr(sim, which), sim.fasta, n_threads=1, library_type=library_type)
