@@ -91,3 +91,17 @@ def test_gene_level_from_gtf(sim, tmp_path):
     assert main(["quant", "-a", str(sim.single_bam), "-o", str(tmp_path / "h"), "--gtf",
                  str(bad), "-q"]) == 1
     assert not (tmp_path / "h").exists()
+
+
+def test_help_reads_well(capsys):
+    """'-p N ... (default: all available cores) (default: None)', '(default: False)' after
+    every flag and '-o DIR ... (default: None)' cluttered `emseq quant -h`."""
+    with pytest.raises(SystemExit) as done:
+        main(["quant", "-h"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for noise in ("(default: None)", "(default: False)", "(default: True)"):
+        assert noise not in text
+    assert text.count("default: all available cores") == 1
+    assert "(default: 0.01)" in text and "(default: A)" in text  # real defaults stay
+    assert "aux_info/bootstrap) (default: 0)" in text  # 0 == False, yet a real default
