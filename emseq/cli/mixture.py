@@ -217,5 +217,7 @@ def run(args: argparse.Namespace) -> int:
         write_tsv(gm.convergence_, stage / "convergence.tsv", float_format="%.12g")
         if not args.no_plot:
             _plot(stage / "mixture.png", X, labels, gm, names)
+    if args.no_plot:  # a re-run replaces files one by one: drop a plot of an earlier fit
+        Path(args.output, "mixture.png").unlink(missing_ok=True)
     logger.info("wrote %s", args.output)
     return 0
