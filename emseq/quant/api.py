@@ -8,6 +8,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -29,6 +30,10 @@ from .transcripts import TranscriptIndex, load_transcripts
 __all__ = ["QuantResult", "quantify", "read_tx2gene", "read_gtf_tx2gene", "gene_table"]
 
 logger = logging.getLogger(__name__)
+
+#: Files and folders a run writes only with some options (genes, bootstraps, --dump-eq, report).
+_OPTIONAL_OUTPUTS = ("quant.genes.sf", "aux_info/bootstrap", "aux_info/eq_classes.txt",
+                     "report.png")
 
 #: The Salmon version written to ``salmon_version`` so tximport reads replicates (>= 0.8.0).
 SALMON_COMPAT_VERSION = "1.10.0"
@@ -157,6 +162,14 @@ class QuantResult:
                 "stats": self.eq_classes.stats,
             }
             _write_json(stage / "aux_info" / "meta_info.json", meta)
+            produced = {name for name in _OPTIONAL_OUTPUTS if (stage / name).exists()}
+        # an existing directory is updated file by file: drop an earlier run's optional files
+        for name in set(_OPTIONAL_OUTPUTS) - produced:
+            stale = directory / name
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
         return directory
 
     def _write_eq(self, path: Path, weights: bool = False) -> None:

@@ -105,3 +105,20 @@ def test_help_reads_well(capsys):
     assert text.count("default: all available cores") == 1
     assert "(default: 0.01)" in text and "(default: A)" in text  # real defaults stay
     assert "aux_info/bootstrap) (default: 0)" in text  # 0 == False, yet a real default
+
+
+def test_write_into_a_previous_result_leaves_nothing_stale(sim, tmp_path):
+    """QuantResult.write merges into an existing directory file by file: the genes table,
+    bootstraps, eq_classes.txt and report of an earlier run stayed beside the new quant.sf."""
+    from emseq.quant import quantify
+
+    out = tmp_path / "q"
+    quantify(sim.name_bam, sim.fasta, n_threads=1, tx2gene=sim.tx2gene,
+             num_bootstraps=2).write(out, dump_eq=True, report=True)
+    for name in ("quant.genes.sf", "aux_info/bootstrap/bootstraps.gz",
+                 "aux_info/eq_classes.txt", "report.png"):
+        assert (out / name).is_file()
+    quantify(sim.single_bam, sim.fasta, n_threads=1).write(out, report=False)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "aux_info/meta_info.json", "cmd_info.json", "convergence.tsv", "libParams/flenDist.txt",
+        "lib_format_counts.json", "logs/emseq_quant.log", "quant.sf"]
