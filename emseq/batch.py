@@ -123,7 +123,10 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
         if not file.is_absolute():
             file = (path.parent / file).resolve()
         if not file.is_file():
-            raise InputError(f"{path}:{line}: {input_column} file {value!r} does not exist")
+            where = "" if Path(value.strip()).is_absolute() else \
+                f" (relative to the sheet's folder {path.parent.resolve()})"
+            raise InputError(f"{path}:{line}: {input_column} file {value!r} does not "
+                             f"exist{where}")
         resolved.append(str(file))
     sheet[input_column] = resolved
     return sheet.reset_index(drop=True)

@@ -95,3 +95,13 @@ def test_sample_named_like_a_merged_output_is_refused(inputs, name):
     IsADirectoryError after the whole batch."""
     with pytest.raises(InputError, match=f":2: sample name '{name}' is the name of a merged "):
         read_sample_sheet(sheet(inputs, f"sample,bam\n{name},a.bam\n"))
+
+
+def test_relative_path_error_names_the_folder_it_was_read_from(inputs):
+    """Relative paths are taken from the sheet's folder (as documented), but the error did
+    not say so: with the sheet in a sub-folder and paths written from the working directory,
+    'bam file 'a.bam' does not exist' when a.bam plainly exists."""
+    (inputs / "sheets").mkdir()
+    path = sheet(inputs / "sheets", "sample,bam\nS1,a.bam\n")
+    with pytest.raises(InputError, match=r"relative to the sheet's folder .*sheets"):
+        read_sample_sheet(path)
