@@ -116,6 +116,13 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
     duplicated = sheet["sample"][sheet["sample"].duplicated()].unique().tolist()
     if duplicated:
         raise InputError(f"{path}: duplicate sample name(s) {duplicated}")
+    if "libtype" in sheet.columns:
+        from .quant.bam import LIBRARY_TYPES
+
+        for line, value in enumerate(sheet["libtype"], 2):
+            if value and value not in LIBRARY_TYPES:
+                raise InputError(f"{path}:{line}: libtype {value!r} is not one of "
+                                 f"{', '.join(LIBRARY_TYPES)} (or empty for the default)")
     input_column = required[1]
     resolved = []
     for line, value in enumerate(sheet[input_column], 2):

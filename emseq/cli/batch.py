@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["quant", "motif"], default="quant")
     parser.add_argument("-t", "--transcripts", help="transcript FASTA shared by every sample (quant)")
     parser.add_argument("--tx2gene", help="transcript-to-gene map: adds gene-level matrices (quant)")
-    parser.add_argument("-l", "--libtype", default="A", help="library type for samples without one")
+    parser.add_argument("-l", "--libtype", default="A",
+                        choices=["A", "IU", "ISF", "ISR", "U", "SF", "SR"],
+                        help="library type for samples without one")
     method = parser.add_mutually_exclusive_group()
     method.add_argument("--vb", dest="vb", action="store_true", default=True,
                         help="variational Bayes EM (default, as Salmon)")

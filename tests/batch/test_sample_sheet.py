@@ -105,3 +105,17 @@ def test_relative_path_error_names_the_folder_it_was_read_from(inputs):
     path = sheet(inputs / "sheets", "sample,bam\nS1,a.bam\n")
     with pytest.raises(InputError, match=r"relative to the sheet's folder .*sheets"):
         read_sample_sheet(path)
+
+
+def test_unknown_libtype_refused_before_running(inputs, capsys):
+    """A libtype 'XYZ' in the sheet, or -l XYZ, was accepted and failed every sample at run
+    time, after the cluster had started."""
+    with pytest.raises(InputError, match=r":3: libtype 'XYZ' is not one of A, IU, ISF"):
+        read_sample_sheet(sheet(inputs, "sample,bam,libtype\nS1,a.bam,ISR\nS2,b.bam,XYZ\n"))
+    from emseq.cli import main
+
+    path = sheet(inputs, "sample,bam\nS1,a.bam\n")
+    with pytest.raises(SystemExit) as done:
+        main(["batch", str(path), "-l", "XYZ", "-o", str(inputs / "out")])
+    assert done.value.code == 2 and "invalid choice: 'XYZ'" in capsys.readouterr().err
+    assert not (inputs / "out").exists()
