@@ -388,6 +388,12 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
     -------
     BatchResult
     """
+    if n_workers is not None and n_workers < 0:
+        raise UsageError(f"n_workers (--workers) must be >= 0 (0: one per core), got {n_workers}")
+    if retries < 0:
+        raise UsageError(f"retries (--retries) must be >= 0, got {retries}")
+    if threads_per_worker < 1:
+        raise UsageError(f"threads_per_worker must be at least 1, got {threads_per_worker}")
     sheet = samples if isinstance(samples, pd.DataFrame) else read_sample_sheet(samples, engine)
     options = dict(options or {})
     for key in _OPTION_FILES:  # a file every sample reads: check it once, before anything runs

@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scheduler and args.cluster:
         raise UsageError("--scheduler and --cluster exclude each other")
+    if args.jobs < 1 or args.cores < 1:
+        raise UsageError(f"--jobs and --cores must be at least 1, got {args.jobs} and "
+                         f"{args.cores}")
     sheet = read_sample_sheet(args.sheet, args.engine)
     if args.engine == "quant":
         options = {"transcripts": args.transcripts, "vb": args.vb}

@@ -203,3 +203,17 @@ def test_output_that_is_a_file(tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines() == [
         f"emseq batch: error: {output}: exists and is not a directory"]
     assert output.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("option, value", [("--workers", "-1"), ("--retries", "-1"),
+                                           ("--jobs", "0"), ("--cores", "0")])
+def test_out_of_range_cluster_options_are_usage_errors(tmp_path, capsys, option, value):
+    """--workers -1 started a LocalCluster with no worker and waited forever."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", DEMO_BAM)])
+    output = tmp_path / "out"
+    extra = ["--cluster", "slurm"] if option in ("--jobs", "--cores") else []
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                       "-q", option, value, *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and option.lstrip("-") in err, err
+    assert not output.exists()
