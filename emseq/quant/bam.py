@@ -75,6 +75,9 @@ class EqClasses:
 
 def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFile:
     if not Path(path).is_file():
+        if Path(path).exists() and not Path(path).is_dir():
+            raise InputError(f"{path}: not a regular file (a pipe or stdin?); emseq quant may "
+                             "read the alignments twice: write the alignments to a file first")
         raise InputError(f"{path}: no such alignment file")
     with open(path, "rb") as probe:
         magic = probe.read(4)

@@ -268,3 +268,14 @@ def test_single_end_type_on_paired_reads_and_back(sim, which, library_type, hint
     slip: U is 'unstranded' to most users)."""
     with pytest.raises(InputError, match=hint):
         quantify(getattr(sim, which), sim.fasta, n_threads=1, library_type=library_type)
+
+
+def test_pipe_is_named_as_a_pipe(sim, tmp_path):
+    """'samtools view -b ... | emseq quant -a /dev/stdin' (or -a <(...)) said 'no such
+    alignment file' for a path that exists: it is a pipe, which emseq cannot re-read."""
+    import os
+
+    fifo = tmp_path / "aln.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file.*write the alignments to a file"):
+        quantify(fifo, sim.fasta, n_threads=1)
