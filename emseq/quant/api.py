@@ -210,7 +210,7 @@ def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
         raise InputError(f"{path}: no such transcript-to-gene map")
     mapping: dict[str, str] = {}
     sep = "," if path.suffix == ".csv" else "\t"
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         for lineno, line in enumerate(handle, 1):
             line = line.rstrip("\r\n")
             if not line or line.startswith("#"):

@@ -122,3 +122,15 @@ def test_write_into_a_previous_result_leaves_nothing_stale(sim, tmp_path):
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "aux_info/meta_info.json", "cmd_info.json", "convergence.tsv", "libParams/flenDist.txt",
         "lib_format_counts.json", "logs/emseq_quant.log", "quant.sf"]
+
+
+def test_tx2gene_with_utf8_bom(sim, tmp_path):
+    """A BOM (a map saved from Excel) glued itself to the first transcript name, which then
+    silently counted as a gene of its own."""
+    from emseq.quant import read_tx2gene
+
+    path = tmp_path / "tx2gene.tsv"
+    path.write_text(sim.tx2gene.read_text(), encoding="utf-8-sig")
+    mapping = read_tx2gene(path)
+    assert mapping[sim.tx.names[0]] == sim.tx.genes[0]
+    assert len(mapping) == len(sim.tx.names)
