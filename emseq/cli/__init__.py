@@ -90,6 +90,10 @@ def _configure_logging(args: argparse.Namespace) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # main() routes Python warnings (ConvergenceWarning...) to logging: give them a handler
+    captured = logging.getLogger("py.warnings")
+    captured.handlers[:] = [handler]
+    captured.propagate = False
     set_quiet(args.quiet)
 
 
