@@ -150,3 +150,13 @@ def test_rerun_with_no_plot_leaves_no_stale_plot(tmp_path):
                  "--no-plot"]) == 0
     assert len(pd.read_csv(out / "parameters.tsv", sep="\t")) == 2
     assert not (out / "mixture.png").exists()
+
+
+def test_convergence_warning_reaches_stderr(tmp_path):
+    """The CLI routes Python warnings to logging (captureWarnings) but gave the 'py.warnings'
+    logger no handler, so the ConvergenceWarning of a fit that stopped at --max-iter was
+    swallowed: exit 0 and, with -q, not a word."""
+    done = run_cli(DEMO / "demo.tsv", "-k", "3", "--max-iter", "1", "-o", tmp_path / "o", "-q",
+                   "--no-plot")
+    assert done.returncode == 0
+    assert "did not converge" in done.stderr
