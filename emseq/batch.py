@@ -83,11 +83,18 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
     first = text.splitlines()[0]
     sep = "\t" if "\t" in first else ","
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-    width = len(next(rows))
+    width = 0
+    lines = []  # the file line of each sample row (pandas skips blank lines)
     for fields in rows:
-        if fields and len(fields) != width:  # pandas would shift a longer row onto an index
+        if not fields:
+            continue
+        if not width:
+            width = len(fields)
+        elif len(fields) != width:  # pandas would shift a longer row onto an index
             raise InputError(f"{path}:{rows.line_num}: {len(fields)} field"
                              f"{'s' if len(fields) != 1 else ''}, but the header has {width}")
+        else:
+            lines.append(rows.line_num)
     try:
         sheet = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.ParserError as exc:
@@ -105,7 +112,7 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
                          f"(allowed: {', '.join(required + optional)})")
     if sheet.empty:
         raise InputError(f"{path}: the sample sheet has a header but no samples")
-    for line, name in enumerate(sheet["sample"], 2):
+    for line, name in zip(lines, sheet["sample"]):
         if not name.strip():
             raise InputError(f"{path}:{line}: empty sample name")
         if name in (".", "..") or "/" in name or name.startswith("."):
@@ -119,13 +126,13 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
     if "libtype" in sheet.columns:
         from .quant.bam import LIBRARY_TYPES
 
-        for line, value in enumerate(sheet["libtype"], 2):
+        for line, value in zip(lines, sheet["libtype"]):
             if value and value not in LIBRARY_TYPES:
                 raise InputError(f"{path}:{line}: libtype {value!r} is not one of "
                                  f"{', '.join(LIBRARY_TYPES)} (or empty for the default)")
     input_column = required[1]
     resolved = []
-    for line, value in enumerate(sheet[input_column], 2):
+    for line, value in zip(lines, sheet[input_column]):
         file = Path(value.strip())
         if not file.is_absolute():
             file = (path.parent / file).resolve()

@@ -119,3 +119,16 @@ def test_unknown_libtype_refused_before_running(inputs, capsys):
         main(["batch", str(path), "-l", "XYZ", "-o", str(inputs / "out")])
     assert done.value.code == 2 and "invalid choice: 'XYZ'" in capsys.readouterr().err
     assert not (inputs / "out").exists()
+
+
+def test_blank_lines_line_numbers(inputs):
+    """Blank lines (pandas skips them) shifted the line numbers of later errors, and a blank
+    first line gave 'the header has 0' fields."""
+    table = read_sample_sheet(sheet(inputs, "\nsample,bam\n\nS1,a.bam\n\nS2,b.bam\n"))
+    assert table["sample"].tolist() == ["S1", "S2"]
+    with pytest.raises(InputError, match=r"sheet.csv:5: bam file 'missing.bam' does not exist"):
+        read_sample_sheet(sheet(inputs, "sample,bam\nS1,a.bam\n\n\nS2,missing.bam\n"))
+    with pytest.raises(InputError, match=r"sheet.csv:4: libtype 'XYZ'"):
+        read_sample_sheet(sheet(inputs, "sample,bam,libtype\n\nS1,a.bam,ISR\nS2,b.bam,XYZ\n"))
+    with pytest.raises(InputError, match=r"sheet.csv:4: empty sample name"):
+        read_sample_sheet(sheet(inputs, "sample,bam\nS1,a.bam\n\n,b.bam\n"))
