@@ -134,3 +134,14 @@ def test_tx2gene_with_utf8_bom(sim, tmp_path):
     mapping = read_tx2gene(path)
     assert mapping[sim.tx.names[0]] == sim.tx.genes[0]
     assert len(mapping) == len(sim.tx.names)
+
+
+def test_output_that_is_a_file(sim, tmp_path, capsys):
+    """Said 'output directory q exists; pass --force to replace it' for a file."""
+    out = tmp_path / "q"
+    out.write_text("mine")
+    argv = ["quant", "-a", str(sim.single_bam), "-o", str(out), "-q", "--no-report"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{out} exists and is a file, not a directory; pass --force" in err
+    assert err.count("\n") == 1 and out.read_text() == "mine"
