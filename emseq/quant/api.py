@@ -204,21 +204,28 @@ def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
 
 
 def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Read a two-column transcript-to-gene map (TSV or CSV, optional header)."""
+    """Read a two-column transcript-to-gene map (TSV or CSV, optional header, plain or
+    gzipped)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such transcript-to-gene map")
     mapping: dict[str, str] = {}
-    sep = "," if path.suffix == ".csv" else "\t"
-    with open(path, encoding="utf-8-sig") as handle:
-        for lineno, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
-            if not line or line.startswith("#"):
-                continue
-            fields = line.split(sep)
-            if len(fields) < 2:
-                raise InputError(f"{path}:{lineno}: expected two columns (transcript, gene)")
-            mapping[fields[0]] = fields[1]
+    with open(path, "rb") as probe:
+        opener = gzip.open if probe.read(2) == b"\x1f\x8b" else open
+    suffixes = path.suffixes[-2:] if path.suffix == ".gz" else path.suffixes[-1:]
+    sep = "," if ".csv" in suffixes else "\t"
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
+            for lineno, line in enumerate(handle, 1):
+                line = line.rstrip("\r\n")
+                if not line or line.startswith("#"):
+                    continue
+                fields = line.split(sep)
+                if len(fields) < 2:
+                    raise InputError(f"{path}:{lineno}: expected two columns (transcript, gene)")
+                mapping[fields[0]] = fields[1]
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the transcript-to-gene map: {exc}") from None
     if not mapping:
         raise InputError(f"{path}: empty transcript-to-gene map")
     return mapping

@@ -145,3 +145,17 @@ def test_output_that_is_a_file(sim, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{out} exists and is a file, not a directory; pass --force" in err
     assert err.count("\n") == 1 and out.read_text() == "mine"
+
+
+def test_gzipped_tx2gene(sim, tmp_path):
+    """A gzipped map (the GTF could be gzipped, the map not) gave a raw UnicodeDecodeError."""
+    from emseq.errors import InputError
+    from emseq.quant import read_tx2gene
+
+    path = tmp_path / "tx2gene.tsv.gz"
+    path.write_bytes(gzip.compress(sim.tx2gene.read_bytes()))
+    assert read_tx2gene(path) == read_tx2gene(sim.tx2gene)
+    binary = tmp_path / "binary.tsv"
+    binary.write_bytes(b"\x00\xff\xfe\x8b" * 10)
+    with pytest.raises(InputError, match="binary.tsv: cannot read the transcript-to-gene map"):
+        read_tx2gene(binary)
