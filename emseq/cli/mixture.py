@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import logging
 import os
 from pathlib import Path
@@ -31,7 +32,7 @@ logger = logging.getLogger("emseq.mixture")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="numeric table: .tsv/.txt (tab), .csv (comma) with an "
-                        "optional header line, or .npy (2-D array); rows are samples")
+                        "optional header line (plain or gzipped), or .npy (2-D array); rows are samples")
     parser.add_argument("-k", "--components", type=int, required=True, metavar="K",
                         help="number of mixture components")
     parser.add_argument("--covariance", choices=["full", "tied", "diag", "spherical"],
@@ -74,11 +75,20 @@ def read_table(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
         if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
             raise InputError(f"{path}: expected a real numeric array, got dtype {X.dtype}")
         return np.asarray(X, dtype=np.float64), [f"x{j + 1}" for j in range(X.shape[1])]
-    sep = "," if path.suffix.lower() == ".csv" else "\t"
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-        # blank lines are skipped; a line of empty cells (tabs only) is a row of missing values
-        rows = [(i, r) for i, r in enumerate(csv.reader(handle, delimiter=sep), start=1)
-                if len(r) > 1 or (r and r[0].strip())]
+    suffixes = [x.lower() for x in path.suffixes[-2:]]
+    if suffixes[-1:] != [".gz"]:
+        suffixes = suffixes[-1:]
+    sep = "," if ".csv" in suffixes else "\t"
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as handle:
+            # blank lines are skipped; a line of empty cells (tabs only) is missing values
+            rows = [(i, r) for i, r in enumerate(csv.reader(handle, delimiter=sep), start=1)
+                    if len(r) > 1 or (r and r[0].strip())]
+    except (OSError, EOFError) as exc:  # a corrupt or truncated gzip
+        raise InputError(f"{path}: cannot read: {exc}") from None
     if not rows:
         raise InputError(f"{path}: empty file, expected a table of numbers")
     first = rows[0][1]

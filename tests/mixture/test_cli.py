@@ -160,3 +160,19 @@ def test_convergence_warning_reaches_stderr(tmp_path):
                    "--no-plot")
     assert done.returncode == 0
     assert "did not converge" in done.stderr
+
+
+@pytest.mark.parametrize("name, sep", [("x.tsv.gz", "\t"), ("x.csv.gz", ",")])
+def test_gzipped_table(tmp_path, name, sep):
+    """A .tsv.gz was read as text with replacement characters and refused as 'ragged'."""
+    import gzip
+
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.normal(0, 1, (30, 2)), rng.normal(9, 1, (30, 2))])
+    text = f"a{sep}b\n" + "".join(f"{a:.6f}{sep}{b:.6f}\n" for a, b in X)
+    (tmp_path / name).write_bytes(gzip.compress(text.encode()))
+    assert main(["mixture", str(tmp_path / name), "-k", "2", "-o", str(tmp_path / "o"), "-q",
+                 "--no-plot"]) == 0
+    params = pd.read_csv(tmp_path / "o" / "parameters.tsv", sep="\t")
+    assert list(params.columns) == ["component", "weight", "mean_a", "mean_b"]
+    assert sorted(params["mean_a"].round()) == [0.0, 9.0]
