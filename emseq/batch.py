@@ -15,7 +15,9 @@ of worker processes sized to the machine.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import logging
 import os
@@ -50,6 +52,9 @@ ENGINE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "motif": (("sample", "fasta"), ()),
 }
 MANIFEST_NAME = "emseq_manifest.json"
+#: Files the batch writes next to the sample directories: no sample may be named like one.
+MERGED_NAMES = ("batch_report.tsv", "convergence.tsv", "transcript_counts.tsv",
+                "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv", "motifs.tsv")
 REPORT_COLUMNS = ["sample", "status", "fragments", "mapping_rate", "iterations", "seconds",
                   "peak_memory_mb", "error"]
 
@@ -77,11 +82,25 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
                          f"{','.join(ENGINE_COLUMNS[engine][0])})")
     first = text.splitlines()[0]
     sep = "\t" if "\t" in first else ","
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    width = 0
+    lines = []  # the file line of each sample row (pandas skips blank lines)
+    for fields in rows:
+        if not fields:
+            continue
+        if not width:
+            width = len(fields)
+        elif len(fields) != width:  # pandas would shift a longer row onto an index
+            raise InputError(f"{path}:{rows.line_num}: {len(fields)} field"
+                             f"{'s' if len(fields) != 1 else ''}, but the header has {width}")
+        else:
+            lines.append(rows.line_num)
     try:
         sheet = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.ParserError as exc:
         raise InputError(f"{path}: malformed sample sheet: {exc}") from None
     sheet.columns = [c.strip() for c in sheet.columns]
+    sheet = sheet.apply(lambda column: column.str.strip())  # 'S1 ' is S1, 'ISR ' is ISR
     required, optional = ENGINE_COLUMNS[engine]
     missing = [c for c in required if c not in sheet.columns]
     if missing:
@@ -93,22 +112,35 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
                          f"(allowed: {', '.join(required + optional)})")
     if sheet.empty:
         raise InputError(f"{path}: the sample sheet has a header but no samples")
-    for line, name in enumerate(sheet["sample"], 2):
+    for line, name in zip(lines, sheet["sample"]):
         if not name.strip():
             raise InputError(f"{path}:{line}: empty sample name")
         if name in (".", "..") or "/" in name or name.startswith("."):
             raise InputError(f"{path}:{line}: sample name {name!r} cannot be a directory name")
+        if name in MERGED_NAMES:
+            raise InputError(f"{path}:{line}: sample name {name!r} is the name of a merged "
+                             "output file of the batch; rename the sample")
     duplicated = sheet["sample"][sheet["sample"].duplicated()].unique().tolist()
     if duplicated:
         raise InputError(f"{path}: duplicate sample name(s) {duplicated}")
+    if "libtype" in sheet.columns:
+        from .quant.bam import LIBRARY_TYPES
+
+        for line, value in zip(lines, sheet["libtype"]):
+            if value and value not in LIBRARY_TYPES:
+                raise InputError(f"{path}:{line}: libtype {value!r} is not one of "
+                                 f"{', '.join(LIBRARY_TYPES)} (or empty for the default)")
     input_column = required[1]
     resolved = []
-    for line, value in enumerate(sheet[input_column], 2):
+    for line, value in zip(lines, sheet[input_column]):
         file = Path(value.strip())
         if not file.is_absolute():
             file = (path.parent / file).resolve()
         if not file.is_file():
-            raise InputError(f"{path}:{line}: {input_column} file {value!r} does not exist")
+            where = "" if Path(value.strip()).is_absolute() else \
+                f" (relative to the sheet's folder {path.parent.resolve()})"
+            raise InputError(f"{path}:{line}: {input_column} file {value!r} does not "
+                             f"exist{where}")
         resolved.append(str(file))
     sheet[input_column] = resolved
     return sheet.reset_index(drop=True)
@@ -363,9 +395,21 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
     -------
     BatchResult
     """
+    if n_workers is not None and n_workers < 0:
+        raise UsageError(f"n_workers (--workers) must be >= 0 (0: one per core), got {n_workers}")
+    if retries < 0:
+        raise UsageError(f"retries (--retries) must be >= 0, got {retries}")
+    if threads_per_worker < 1:
+        raise UsageError(f"threads_per_worker must be at least 1, got {threads_per_worker}")
     sheet = samples if isinstance(samples, pd.DataFrame) else read_sample_sheet(samples, engine)
     options = dict(options or {})
+    for key in _OPTION_FILES:  # a file every sample reads: check it once, before anything runs
+        value = options.get(key)
+        if isinstance(value, (str, os.PathLike)) and value and not Path(value).is_file():
+            raise InputError(f"{options[key]}: no such file (given as {key})")
     output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
     rows = [{k: v for k, v in row.items() if v is not None and v == v}
             for row in sheet.to_dict("records")]

@@ -52,6 +52,18 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
                        help="show the full traceback on errors")
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: X)`` only where it says something: not for flags, not for a default
+    of None, not where the help text already describes the default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (any(action.default is v for v in (None, False, True, argparse.SUPPRESS))
+                or "default:" in text or "%(default)" in text):  # `is`: 0 and 1 are shown
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``emseq`` with one sub-parser per command module."""
     parser = argparse.ArgumentParser(
@@ -63,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     for name, module in _command_modules().items():
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP,
-                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                    formatter_class=_DefaultsFormatter)
         module.add_arguments(sub)
         _add_common_arguments(sub)
         sub.set_defaults(_run=module.run, _prog=f"emseq {name}")
@@ -78,6 +90,10 @@ def _configure_logging(args: argparse.Namespace) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # main() routes Python warnings (ConvergenceWarning...) to logging: give them a handler
+    captured = logging.getLogger("py.warnings")
+    captured.handlers[:] = [handler]
+    captured.propagate = False
     set_quiet(args.quiet)
 
 

@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["quant", "motif"], default="quant")
     parser.add_argument("-t", "--transcripts", help="transcript FASTA shared by every sample (quant)")
     parser.add_argument("--tx2gene", help="transcript-to-gene map: adds gene-level matrices (quant)")
-    parser.add_argument("-l", "--libtype", default="A", help="library type for samples without one")
+    parser.add_argument("-l", "--libtype", default="A",
+                        choices=["A", "IU", "ISF", "ISR", "U", "SF", "SR"],
+                        help="library type for samples without one")
     method = parser.add_mutually_exclusive_group()
     method.add_argument("--vb", dest="vb", action="store_true", default=True,
                         help="variational Bayes EM (default, as Salmon)")
@@ -51,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scheduler and args.cluster:
         raise UsageError("--scheduler and --cluster exclude each other")
+    if args.jobs < 1 or args.cores < 1:
+        raise UsageError(f"--jobs and --cores must be at least 1, got {args.jobs} and "
+                         f"{args.cores}")
     sheet = read_sample_sheet(args.sheet, args.engine)
     if args.engine == "quant":
         options = {"transcripts": args.transcripts, "vb": args.vb}

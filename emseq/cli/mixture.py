@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import logging
 import os
 from pathlib import Path
@@ -31,7 +32,7 @@ logger = logging.getLogger("emseq.mixture")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="numeric table: .tsv/.txt (tab), .csv (comma) with an "
-                        "optional header line, or .npy (2-D array); rows are samples")
+                        "optional header line (plain or gzipped), or .npy (2-D array); rows are samples")
     parser.add_argument("-k", "--components", type=int, required=True, metavar="K",
                         help="number of mixture components")
     parser.add_argument("--covariance", choices=["full", "tied", "diag", "spherical"],
@@ -74,10 +75,20 @@ def read_table(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
         if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
             raise InputError(f"{path}: expected a real numeric array, got dtype {X.dtype}")
         return np.asarray(X, dtype=np.float64), [f"x{j + 1}" for j in range(X.shape[1])]
-    sep = "," if path.suffix.lower() == ".csv" else "\t"
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        rows = [(i, r) for i, r in enumerate(csv.reader(handle, delimiter=sep), start=1)
-                if r and any(cell.strip() for cell in r)]
+    suffixes = [x.lower() for x in path.suffixes[-2:]]
+    if suffixes[-1:] != [".gz"]:
+        suffixes = suffixes[-1:]
+    sep = "," if ".csv" in suffixes else "\t"
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as handle:
+            # blank lines are skipped; a line of empty cells (tabs only) is missing values
+            rows = [(i, r) for i, r in enumerate(csv.reader(handle, delimiter=sep), start=1)
+                    if len(r) > 1 or (r and r[0].strip())]
+    except (OSError, EOFError) as exc:  # a corrupt or truncated gzip
+        raise InputError(f"{path}: cannot read: {exc}") from None
     if not rows:
         raise InputError(f"{path}: empty file, expected a table of numbers")
     first = rows[0][1]
@@ -114,6 +125,32 @@ def read_table(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
                              f"{r[j]!r} on line {line}")
         X[:, j] = column.to_numpy(dtype=np.float64)
     return X, names
+
+
+def _check_cells(X: np.ndarray, names: list[str], path: str, missing: str) -> None:
+    """Reject infinite and (unless marginalised) missing cells, numbering rows from 1 as
+    ``assignments.tsv`` does and columns from 1 as in the file."""
+
+    def where(i: int, j: int) -> str:
+        return f"{path}: row {i + 1}, column {j + 1} ({names[j]!r})"
+
+    bad = np.argwhere(np.isinf(X))
+    if bad.size:
+        raise InputError(f"{where(*bad[0])} is infinite; only finite values are allowed")
+    nan = np.isnan(X)
+    if not nan.any():
+        return
+    if missing != "marginalize":
+        i, j = np.argwhere(nan)[0]
+        raise InputError(f"{where(i, j)} is missing; pass --missing marginalize to integrate "
+                         "missing cells out exactly, or impute them first")
+    empty = np.flatnonzero(nan.all(axis=1))
+    if empty.size:
+        raise InputError(f"{path}: row {empty[0] + 1} has no observed value; drop it")
+    empty = np.flatnonzero(nan.all(axis=0))
+    if empty.size:
+        j = int(empty[0])
+        raise InputError(f"{path}: column {j + 1} ({names[j]!r}) has no observed value; drop it")
 
 
 def _plot(path: Path, X: np.ndarray, labels: np.ndarray, gm, names: list[str]) -> None:
@@ -158,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tol < 0 or args.reg_covar < 0:
         raise UsageError("--tol and --reg-covar must be non-negative")
     X, names = read_table(args.input)
+    _check_cells(X, names, args.input, args.missing)
     n, d = X.shape
     if n < args.components:
         raise InputError(f"{args.input}: {n} rows for {args.components} components; need at "
@@ -189,5 +227,7 @@ def run(args: argparse.Namespace) -> int:
         write_tsv(gm.convergence_, stage / "convergence.tsv", float_format="%.12g")
         if not args.no_plot:
             _plot(stage / "mixture.png", X, labels, gm, names)
+    if args.no_plot:  # a re-run replaces files one by one: drop a plot of an earlier fit
+        Path(args.output, "mixture.png").unlink(missing_ok=True)
     logger.info("wrote %s", args.output)
     return 0

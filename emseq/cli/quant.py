@@ -79,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     if output.exists() and not args.force:
+        if not output.is_dir():
+            raise InputError(f"{output} exists and is a file, not a directory; pass --force "
+                             "to replace it")
         raise InputError(f"output directory {output} exists; pass --force to replace it")
     if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
         raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")

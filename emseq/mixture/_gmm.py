@@ -608,6 +608,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if empty.size:
                 raise InputError(f"row {empty[0]} of X has no observed value; drop rows that "
                                  "are entirely missing")
+            empty = np.flatnonzero(nan_mask.all(axis=0))
+            if empty.size:
+                raise InputError(f"column {empty[0]} of X has no observed value; drop columns "
+                                 "that are entirely missing")
             X_init = X.copy()
             col_means = np.array([np.average(X[~nan_mask[:, j], j],
                                              weights=None if sw is None else sw[~nan_mask[:, j]])

@@ -8,6 +8,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -29,6 +30,10 @@ from .transcripts import TranscriptIndex, load_transcripts
 __all__ = ["QuantResult", "quantify", "read_tx2gene", "read_gtf_tx2gene", "gene_table"]
 
 logger = logging.getLogger(__name__)
+
+#: Files and folders a run writes only with some options (genes, bootstraps, --dump-eq, report).
+_OPTIONAL_OUTPUTS = ("quant.genes.sf", "aux_info/bootstrap", "aux_info/eq_classes.txt",
+                     "report.png")
 
 #: The Salmon version written to ``salmon_version`` so tximport reads replicates (>= 0.8.0).
 SALMON_COMPAT_VERSION = "1.10.0"
@@ -157,6 +162,14 @@ class QuantResult:
                 "stats": self.eq_classes.stats,
             }
             _write_json(stage / "aux_info" / "meta_info.json", meta)
+            produced = {name for name in _OPTIONAL_OUTPUTS if (stage / name).exists()}
+        # an existing directory is updated file by file: drop an earlier run's optional files
+        for name in set(_OPTIONAL_OUTPUTS) - produced:
+            stale = directory / name
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
         return directory
 
     def _write_eq(self, path: Path, weights: bool = False) -> None:
@@ -191,21 +204,28 @@ def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
 
 
 def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Read a two-column transcript-to-gene map (TSV or CSV, optional header)."""
+    """Read a two-column transcript-to-gene map (TSV or CSV, optional header, plain or
+    gzipped)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such transcript-to-gene map")
     mapping: dict[str, str] = {}
-    sep = "," if path.suffix == ".csv" else "\t"
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
-            if not line or line.startswith("#"):
-                continue
-            fields = line.split(sep)
-            if len(fields) < 2:
-                raise InputError(f"{path}:{lineno}: expected two columns (transcript, gene)")
-            mapping[fields[0]] = fields[1]
+    with open(path, "rb") as probe:
+        opener = gzip.open if probe.read(2) == b"\x1f\x8b" else open
+    suffixes = path.suffixes[-2:] if path.suffix == ".gz" else path.suffixes[-1:]
+    sep = "," if ".csv" in suffixes else "\t"
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
+            for lineno, line in enumerate(handle, 1):
+                line = line.rstrip("\r\n")
+                if not line or line.startswith("#"):
+                    continue
+                fields = line.split(sep)
+                if len(fields) < 2:
+                    raise InputError(f"{path}:{lineno}: expected two columns (transcript, gene)")
+                mapping[fields[0]] = fields[1]
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the transcript-to-gene map: {exc}") from None
     if not mapping:
         raise InputError(f"{path}: empty transcript-to-gene map")
     return mapping
@@ -377,8 +397,15 @@ def quantify(alignments: str | os.PathLike[str],
         raise UsageError("choose bootstraps or Gibbs samples, not both")
     if thinning_factor < 1:
         raise UsageError(f"thinning_factor must be at least 1, got {thinning_factor}")
-    if fld_mean <= 0 or fld_sd <= 0:
-        raise UsageError("fld_mean and fld_sd must be positive")
+    if not (np.isfinite(fld_mean) and np.isfinite(fld_sd)) or fld_mean <= 0 or fld_sd <= 0:
+        raise UsageError(f"fld_mean and fld_sd must be positive finite numbers, got "
+                         f"{fld_mean} and {fld_sd}")
+    if not np.isfinite(vb_prior) or vb_prior < 0:
+        raise UsageError(f"vb_prior must be a finite number >= 0, got {vb_prior}")
+    if not np.isfinite(score_exp) or score_exp < 0:
+        raise UsageError(f"score_exp must be a finite number >= 0, got {score_exp}")
+    if not 0.0 <= incompat_prior <= 1.0:  # also rejects NaN
+        raise UsageError(f"incompat_prior is a probability in [0, 1], got {incompat_prior}")
     if max_fraglen < 10:
         raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
     _prefetch_imports(prefetch_report)

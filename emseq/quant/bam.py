@@ -75,6 +75,9 @@ class EqClasses:
 
 def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFile:
     if not Path(path).is_file():
+        if Path(path).exists() and not Path(path).is_dir():
+            raise InputError(f"{path}: not a regular file (a pipe or stdin?); emseq quant may "
+                             "read the alignments twice: write the alignments to a file first")
         raise InputError(f"{path}: no such alignment file")
     with open(path, "rb") as probe:
         magic = probe.read(4)
@@ -141,6 +144,10 @@ def _tid_map(handle: pysam.AlignmentFile, path: str,
         logger.warning("%d transcripts of %s are not in the BAM header; they get no reads",
                        len(index) - len(names), index.source)
     return index, tid_map
+
+
+#: Below this share of fragments compatible with a library type given by the user, warn.
+MIN_COMPATIBLE_RATIO = 0.9
 
 
 def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None, *,
@@ -223,10 +230,16 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
     if builder.n_records == 0:
         raise InputError(f"{path}: no alignment records")
     if builder.n_assigned == 0:
+        hint = ""
+        paired = builder.n_paired_fragments + builder.n_orphan_fragments
+        if library_type in ("U", "SF", "SR") and paired > builder.n_single_fragments:
+            hint = "; the reads are paired-end: use IU, ISF or ISR (or A)"
+        elif library_type in ("IU", "ISF", "ISR") and builder.n_single_fragments > paired:
+            hint = "; the reads are single-end: use U, SF or SR (or A)"
         raise InputError(f"{path}: none of the {builder.n_fragments} fragments has an alignment "
                          f"usable for quantification (unmapped records: "
                          f"{builder.n_unmapped_records}, incompatible with library type "
-                         f"{builder.library_name}: {builder.n_incompatible})")
+                         f"{builder.library_name}: {builder.n_incompatible}){hint}")
     if builder.n_missing_mate:
         share = builder.n_missing_mate / max(1, builder.n_fragments)
         message = (f"{path}: {builder.n_missing_mate} paired reads ({100 * share:.1f}% of the "
@@ -235,7 +248,8 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         if share > max_missing_mates:
             raise InputError(message + "; was the BAM filtered, or are read 1 and read 2 in "
                              "separate files?")
-        logger.warning("%s; these reads were used as orphans", message)
+        logger.warning("%s; these reads %s", message, "were dropped (--discard-orphans)"
+                       if discard_orphans else "were used as orphans")
     if library_type == "A":
         logger.info("library type detected from the first %d fragments: %s (%s)",
                     builder.n_burnin_fragments, builder.library_name, builder.format_counts())
@@ -273,6 +287,13 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                "counts": counts_by_format,
                "paired": bool(builder.n_paired_fragments + builder.n_orphan_fragments
                               >= builder.n_single_fragments)}
+    if library_type != "A" and compatible < MIN_COMPATIBLE_RATIO:
+        logger.warning("%s: only %.1f%% of the aligned fragments are compatible with library "
+                       "type %s (observed orientations of the first alignments: %s); the others "
+                       "were %s. Check -l, or pass -l A to detect the library type",
+                       path, 100 * compatible, library_type,
+                       ", ".join(f"{k} {v}" for k, v in counts_by_format.items() if v),
+                       "down-weighted by --incompat-prior" if incompat_prior > 0 else "dropped")
     classes = EqClasses(offsets, tids, weights, counts, builder.fld_histogram(), library, stats)
     logger.info("%s: %d records, %d fragments (%d assigned), %d equivalence classes, library "
                 "type %s", path, builder.n_records, builder.n_fragments, builder.n_assigned,

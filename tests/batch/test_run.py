@@ -175,3 +175,45 @@ def test_sheet_errors_stop_before_anything_runs(tmp_path, capsys):
     assert code == 1
     assert "duplicate sample name(s) ['S1']" in capsys.readouterr().err
     assert not output.exists()
+
+
+@pytest.mark.parametrize("option", ["-t", "--tx2gene"])
+def test_missing_shared_file_is_one_line_error_before_anything_runs(tmp_path, capsys, option):
+    """A missing -t/--tx2gene escaped as a raw FileNotFoundError and left an empty output dir."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", DEMO_BAM)])
+    output = tmp_path / "out"
+    args = ["-t", str(DEMO_TRANSCRIPTS)] if option == "--tx2gene" else []
+    code = emseq_main(["batch", str(sheet), *args, option, str(tmp_path / "nope.txt"),
+                       "-o", str(output), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"emseq batch: error: {tmp_path / 'nope.txt'}: no such file (given as "
+        f"{'transcripts' if option == '-t' else 'tx2gene'})"]
+    assert not output.exists()
+
+
+def test_output_that_is_a_file(tmp_path, capsys):
+    """Was 'FileExistsError: [Errno 17] File exists'."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", DEMO_BAM)])
+    output = tmp_path / "out"
+    output.write_text("keep me\n")
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output), "-q"])
+    assert code == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"emseq batch: error: {output}: exists and is not a directory"]
+    assert output.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("option, value", [("--workers", "-1"), ("--retries", "-1"),
+                                           ("--jobs", "0"), ("--cores", "0")])
+def test_out_of_range_cluster_options_are_usage_errors(tmp_path, capsys, option, value):
+    """--workers -1 started a LocalCluster with no worker and waited forever."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", DEMO_BAM)])
+    output = tmp_path / "out"
+    extra = ["--cluster", "slurm"] if option in ("--jobs", "--cores") else []
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                       "-q", option, value, *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and option.lstrip("-") in err, err
+    assert not output.exists()

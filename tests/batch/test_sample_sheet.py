@@ -62,3 +62,73 @@ def test_cli_refuses_bad_sheet_before_running(inputs):
     assert done.stderr.strip().splitlines() == [
         f"emseq batch: error: {path}: duplicate sample name(s) ['S1']"]
     assert not out.exists()
+
+
+def test_spaces_around_cells_are_stripped(inputs):
+    """'S1 ' became a directory 'S1 ' and a duplicate of 'S1' nobody noticed, and 'ISR '
+    failed the sample at run time as an unknown library type."""
+    table = read_sample_sheet(sheet(inputs, "sample , bam , libtype\n S1 , a.bam , ISR \n"))
+    assert table.to_dict("records") == [
+        {"sample": "S1", "bam": str(inputs / "a.bam"), "libtype": "ISR"}]
+    with pytest.raises(InputError, match=r"duplicate sample name\(s\) \['S1'\]"):
+        read_sample_sheet(sheet(inputs, "sample,bam\nS1,a.bam\nS1 ,b.bam\n"))
+    tsv = read_sample_sheet(sheet(inputs, "sample\tbam\nS1 \t a.bam\n", "s.tsv"))
+    assert tsv["sample"].tolist() == ["S1"] and tsv["bam"].tolist() == [str(inputs / "a.bam")]
+
+
+@pytest.mark.parametrize("text, message", [
+    # an extra field made pandas take the first column as the index: the error named the bam
+    # path as a sample name
+    ("sample,bam\nS1,a.bam,ISR\n", r":2: 3 fields, but the header has 2"),
+    ("sample,bam,libtype\nS1,a.bam,ISR\nS2\n", r":3: 1 field, but the header has 3"),
+    ("sample\tbam\nS1\ta.bam\tx\n", r":2: 3 fields, but the header has 2"),
+])
+def test_rows_with_a_wrong_number_of_fields(inputs, text, message):
+    with pytest.raises(InputError, match=message):
+        read_sample_sheet(sheet(inputs, text))
+
+
+@pytest.mark.parametrize("name", ["batch_report.tsv", "transcript_tpm.tsv", "gene_counts.tsv",
+                                  "convergence.tsv", "motifs.tsv"])
+def test_sample_named_like_a_merged_output_is_refused(inputs, name):
+    """The sample ran, then writing the merged table over its directory failed with
+    IsADirectoryError after the whole batch."""
+    with pytest.raises(InputError, match=f":2: sample name '{name}' is the name of a merged "):
+        read_sample_sheet(sheet(inputs, f"sample,bam\n{name},a.bam\n"))
+
+
+def test_relative_path_error_names_the_folder_it_was_read_from(inputs):
+    """Relative paths are taken from the sheet's folder (as documented), but the error did
+    not say so: with the sheet in a sub-folder and paths written from the working directory,
+    'bam file 'a.bam' does not exist' when a.bam plainly exists."""
+    (inputs / "sheets").mkdir()
+    path = sheet(inputs / "sheets", "sample,bam\nS1,a.bam\n")
+    with pytest.raises(InputError, match=r"relative to the sheet's folder .*sheets"):
+        read_sample_sheet(path)
+
+
+def test_unknown_libtype_refused_before_running(inputs, capsys):
+    """A libtype 'XYZ' in the sheet, or -l XYZ, was accepted and failed every sample at run
+    time, after the cluster had started."""
+    with pytest.raises(InputError, match=r":3: libtype 'XYZ' is not one of A, IU, ISF"):
+        read_sample_sheet(sheet(inputs, "sample,bam,libtype\nS1,a.bam,ISR\nS2,b.bam,XYZ\n"))
+    from emseq.cli import main
+
+    path = sheet(inputs, "sample,bam\nS1,a.bam\n")
+    with pytest.raises(SystemExit) as done:
+        main(["batch", str(path), "-l", "XYZ", "-o", str(inputs / "out")])
+    assert done.value.code == 2 and "invalid choice: 'XYZ'" in capsys.readouterr().err
+    assert not (inputs / "out").exists()
+
+
+def test_blank_lines_line_numbers(inputs):
+    """Blank lines (pandas skips them) shifted the line numbers of later errors, and a blank
+    first line gave 'the header has 0' fields."""
+    table = read_sample_sheet(sheet(inputs, "\nsample,bam\n\nS1,a.bam\n\nS2,b.bam\n"))
+    assert table["sample"].tolist() == ["S1", "S2"]
+    with pytest.raises(InputError, match=r"sheet.csv:5: bam file 'missing.bam' does not exist"):
+        read_sample_sheet(sheet(inputs, "sample,bam\nS1,a.bam\n\n\nS2,missing.bam\n"))
+    with pytest.raises(InputError, match=r"sheet.csv:4: libtype 'XYZ'"):
+        read_sample_sheet(sheet(inputs, "sample,bam,libtype\n\nS1,a.bam,ISR\nS2,b.bam,XYZ\n"))
+    with pytest.raises(InputError, match=r"sheet.csv:4: empty sample name"):
+        read_sample_sheet(sheet(inputs, "sample,bam\nS1,a.bam\n\n,b.bam\n"))

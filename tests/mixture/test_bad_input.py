@@ -136,3 +136,11 @@ def test_bad_sample_weight(blobs):
                      (np.zeros(len(X)), "sums to zero")]:
         with pytest.raises(InputError, match=word):
             GaussianMixture(3).fit(X, sample_weight=sw)
+
+
+def test_column_entirely_missing(blobs):
+    """Used to escape as scikit-learn's multi-line KMeans NaN ValueError."""
+    X = blobs[0].copy()
+    X[:, 1] = np.nan
+    with pytest.raises(InputError, match="column 1 of X has no observed value"):
+        GaussianMixture(3, missing="marginalize").fit(X)

@@ -91,3 +91,88 @@ def test_usage_errors(tmp_path, capsys):
     assert main(["mixture", str(tmp_path / "no.tsv"), "-k", "2", "-o", str(tmp_path / "o")]) == 1
     assert "no such file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_utf8_bom_table(tmp_path, header):
+    """A BOM (Excel's "UTF-8 CSV") made the first data row of a header-less table look like a
+    header: the row was silently dropped and its numbers became feature names."""
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(0, 1, (40, 2)), rng.normal(8, 1, (40, 2))])
+    body = "".join(f"{a:.6f}\t{b:.6f}\n" for a, b in X)
+    path = tmp_path / "bom.tsv"
+    path.write_text(("a\tb\n" if header else "") + body, encoding="utf-8-sig")
+    assert main(["mixture", str(path), "-k", "2", "-o", str(tmp_path / "o"), "-q",
+                 "--no-plot"]) == 0
+    assignments = pd.read_csv(tmp_path / "o" / "assignments.tsv", sep="\t")
+    params = pd.read_csv(tmp_path / "o" / "parameters.tsv", sep="\t")
+    assert len(assignments) == 80
+    names = ["a", "b"] if header else ["x1", "x2"]
+    assert list(params.columns) == ["component", "weight"] + [f"mean_{n}" for n in names]
+
+
+@pytest.mark.parametrize("cell, option, words", [
+    ("NA", [], "row 3, column 2 ('b') is missing; pass --missing marginalize"),
+    ("inf", [], "row 3, column 2 ('b') is infinite"),
+    ("inf", ["--missing", "marginalize"], "row 3, column 2 ('b') is infinite"),
+])
+def test_bad_cells_are_numbered_as_in_the_file(tmp_path, capsys, cell, option, words):
+    """The CLI passed on the estimator's 0-based 'row 2, column 1' (the wrong cell for a user
+    reading the table, whose rows assignments.tsv numbers from 1) and its Python advice
+    "missing='marginalize'"."""
+    path = tmp_path / "x.tsv"
+    path.write_text(f"a\tb\n1\t2\n3\t4\n5\t{cell}\n7\t8\n")
+    assert main(["mixture", str(path), "-k", "2", "-o", str(tmp_path / "o"), *option]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], lines
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_row_and_column_numbered_as_in_the_file(tmp_path, capsys):
+    path = tmp_path / "x.tsv"
+    path.write_text("a\tb\n1\t\n3\t\n\t\n7\t\n")
+    assert main(["mixture", str(path), "-k", "2", "-o", str(tmp_path / "o"),
+                 "--missing", "marginalize"]) == 1
+    assert "row 3 has no observed value" in capsys.readouterr().err
+    path.write_text("a\tb\n1\t\n3\t\n5\t\n7\t\n")
+    assert main(["mixture", str(path), "-k", "2", "-o", str(tmp_path / "o"),
+                 "--missing", "marginalize"]) == 1
+    assert "column 2 ('b') has no observed value" in capsys.readouterr().err
+
+
+def test_rerun_with_no_plot_leaves_no_stale_plot(tmp_path):
+    """Re-running into the same directory replaces the outputs file by file; with --no-plot the
+    previous run's mixture.png (3 components) stayed beside the new 2-component parameters."""
+    out = tmp_path / "o"
+    assert main(["mixture", str(DEMO / "demo.tsv"), "-k", "3", "-o", str(out), "-q"]) == 0
+    assert (out / "mixture.png").is_file()
+    assert main(["mixture", str(DEMO / "demo.tsv"), "-k", "2", "-o", str(out), "-q",
+                 "--no-plot"]) == 0
+    assert len(pd.read_csv(out / "parameters.tsv", sep="\t")) == 2
+    assert not (out / "mixture.png").exists()
+
+
+def test_convergence_warning_reaches_stderr(tmp_path):
+    """The CLI routes Python warnings to logging (captureWarnings) but gave the 'py.warnings'
+    logger no handler, so the ConvergenceWarning of a fit that stopped at --max-iter was
+    swallowed: exit 0 and, with -q, not a word."""
+    done = run_cli(DEMO / "demo.tsv", "-k", "3", "--max-iter", "1", "-o", tmp_path / "o", "-q",
+                   "--no-plot")
+    assert done.returncode == 0
+    assert "did not converge" in done.stderr
+
+
+@pytest.mark.parametrize("name, sep", [("x.tsv.gz", "\t"), ("x.csv.gz", ",")])
+def test_gzipped_table(tmp_path, name, sep):
+    """A .tsv.gz was read as text with replacement characters and refused as 'ragged'."""
+    import gzip
+
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.normal(0, 1, (30, 2)), rng.normal(9, 1, (30, 2))])
+    text = f"a{sep}b\n" + "".join(f"{a:.6f}{sep}{b:.6f}\n" for a, b in X)
+    (tmp_path / name).write_bytes(gzip.compress(text.encode()))
+    assert main(["mixture", str(tmp_path / name), "-k", "2", "-o", str(tmp_path / "o"), "-q",
+                 "--no-plot"]) == 0
+    params = pd.read_csv(tmp_path / "o" / "parameters.tsv", sep="\t")
+    assert list(params.columns) == ["component", "weight", "mean_a", "mean_b"]
+    assert sorted(params["mean_a"].round()) == [0.0, 9.0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import subprocess
 import sys
 import textwrap
@@ -13,10 +14,32 @@ import pysam
 import pytest
 
 from emseq.cli import main
-from emseq.errors import InputError
+from emseq.errors import InputError, UsageError
 from emseq.quant import load_transcripts, quantify
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Collect(logging.Handler):
+    """Warnings of the 'emseq' logger (after a CLI test it no longer propagates to caplog)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def warnings_of_emseq():
+    handler = _Collect()
+    logger = logging.getLogger("emseq")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
 
 
 def test_truncated_bam_without_eof_block(sim, tmp_path):
@@ -176,3 +199,83 @@ def test_cli_bad_input_is_one_line_exit_1(sim, tmp_path, capsys):
     assert err.count("\n") == 1 and "no such alignment file" in err
     assert not out.exists()
     assert not list(tmp_path.glob(".out*"))
+
+
+@pytest.mark.parametrize("option, value", [
+    ("vb_prior", -1.0), ("vb_prior", float("nan")), ("vb_prior", float("inf")),
+    ("score_exp", -1.0), ("score_exp", float("inf")), ("score_exp", float("nan")),
+    ("incompat_prior", -0.5), ("incompat_prior", 2.0), ("incompat_prior", float("nan")),
+    ("fld_mean", float("nan")), ("fld_sd", float("inf")),
+])
+def test_options_out_of_range_are_usage_errors(sim, option, value):
+    """A negative or NaN prior gave all-zero TPMs with exit 0; an incompat_prior above 1
+    weighted alignments contradicting the library type above the compatible ones."""
+    with pytest.raises(UsageError, match=option):
+        quantify(sim.name_bam, sim.fasta, n_threads=1, **{option: value})
+
+
+def test_cli_negative_vb_prior_exit_2(sim, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["quant", "-a", str(sim.name_bam), "-t", str(sim.fasta), "-o", str(out), "-q",
+               "--vb-prior", "-1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "vb_prior" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("discard, words", [(False, "were used as orphans"),
+                                            (True, "were dropped (--discard-orphans)")])
+def test_some_mates_missing_warning_says_what_was_done(sim, tmp_path, warnings_of_emseq, discard,
+                                                       words):
+    """With discard_orphans the warning said the reads 'were used as orphans' (they were not:
+    num_mapped fell by exactly their number)."""
+    path = tmp_path / "fewmates.bam"
+    dropped = set()
+    with pysam.AlignmentFile(str(sim.name_bam)) as src, \
+            pysam.AlignmentFile(str(path), "wb", template=src) as out:
+        for record in src:
+            if record.is_read2 and (record.query_name in dropped or len(dropped) < 20):
+                dropped.add(record.query_name)
+                continue
+            out.write(record)
+    result = quantify(path, sim.fasta, n_threads=1, discard_orphans=discard)
+    message = [m for m in warnings_of_emseq if "mate never appears" in m]
+    assert len(message) == 1 and words in message[0], message
+    full = quantify(sim.name_bam, sim.fasta, n_threads=1)
+    assert result.num_mapped == full.num_mapped - (len(dropped) if discard else 0)
+
+
+def test_wrong_library_type_warns(sim, warnings_of_emseq):
+    """Unstranded reads quantified as ISF lose half the fragments; on a stranded BAM the
+    opposite strand keeps 3 % (the demo with -l ISF): exit 0 with no word of it on stderr."""
+    wrong = quantify(sim.name_bam, sim.fasta, n_threads=1, library_type="ISF")
+    ratio = wrong.library["compatible_fragment_ratio"]
+    assert ratio < 0.7
+    warned = [m for m in warnings_of_emseq if "compatible with library type" in m]
+    assert len(warned) == 1 and f"{100 * ratio:.1f}%" in warned[0] and "-l A" in warned[0]
+    warnings_of_emseq.clear()
+    right = quantify(sim.name_bam, sim.fasta, n_threads=1, library_type="IU")
+    assert right.library["compatible_fragment_ratio"] > 0.99
+    assert not [m for m in warnings_of_emseq if "compatible with library type" in m]
+
+
+@pytest.mark.parametrize("which, library_type, hint", [
+    ("single_bam", "IU", "the reads are single-end: use U, SF or SR"),
+    ("name_bam", "U", "the reads are paired-end: use IU, ISF or ISR"),
+])
+def test_single_end_type_on_paired_reads_and_back(sim, which, library_type, hint):
+    """Said only 'incompatible with library type U: 12000' (-l U on paired reads is a common
+    slip: U is 'unstranded' to most users)."""
+    with pytest.raises(InputError, match=hint):
+        quantify(getattr(sim, which), sim.fasta, n_threads=1, library_type=library_type)
+
+
+def test_pipe_is_named_as_a_pipe(sim, tmp_path):
+    """'samtools view -b ... | emseq quant -a /dev/stdin' (or -a <(...)) said 'no such
+    alignment file' for a path that exists: it is a pipe, which emseq cannot re-read."""
+    import os
+
+    fifo = tmp_path / "aln.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file.*write the alignments to a file"):
+        quantify(fifo, sim.fasta, n_threads=1)

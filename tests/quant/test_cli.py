@@ -91,3 +91,71 @@ def test_gene_level_from_gtf(sim, tmp_path):
     assert main(["quant", "-a", str(sim.single_bam), "-o", str(tmp_path / "h"), "--gtf",
                  str(bad), "-q"]) == 1
     assert not (tmp_path / "h").exists()
+
+
+def test_help_reads_well(capsys):
+    """'-p N ... (default: all available cores) (default: None)', '(default: False)' after
+    every flag and '-o DIR ... (default: None)' cluttered `emseq quant -h`."""
+    with pytest.raises(SystemExit) as done:
+        main(["quant", "-h"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for noise in ("(default: None)", "(default: False)", "(default: True)"):
+        assert noise not in text
+    assert text.count("default: all available cores") == 1
+    assert "(default: 0.01)" in text and "(default: A)" in text  # real defaults stay
+    assert "aux_info/bootstrap) (default: 0)" in text  # 0 == False, yet a real default
+
+
+def test_write_into_a_previous_result_leaves_nothing_stale(sim, tmp_path):
+    """QuantResult.write merges into an existing directory file by file: the genes table,
+    bootstraps, eq_classes.txt and report of an earlier run stayed beside the new quant.sf."""
+    from emseq.quant import quantify
+
+    out = tmp_path / "q"
+    quantify(sim.name_bam, sim.fasta, n_threads=1, tx2gene=sim.tx2gene,
+             num_bootstraps=2).write(out, dump_eq=True, report=True)
+    for name in ("quant.genes.sf", "aux_info/bootstrap/bootstraps.gz",
+                 "aux_info/eq_classes.txt", "report.png"):
+        assert (out / name).is_file()
+    quantify(sim.single_bam, sim.fasta, n_threads=1).write(out, report=False)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "aux_info/meta_info.json", "cmd_info.json", "convergence.tsv", "libParams/flenDist.txt",
+        "lib_format_counts.json", "logs/emseq_quant.log", "quant.sf"]
+
+
+def test_tx2gene_with_utf8_bom(sim, tmp_path):
+    """A BOM (a map saved from Excel) glued itself to the first transcript name, which then
+    silently counted as a gene of its own."""
+    from emseq.quant import read_tx2gene
+
+    path = tmp_path / "tx2gene.tsv"
+    path.write_text(sim.tx2gene.read_text(), encoding="utf-8-sig")
+    mapping = read_tx2gene(path)
+    assert mapping[sim.tx.names[0]] == sim.tx.genes[0]
+    assert len(mapping) == len(sim.tx.names)
+
+
+def test_output_that_is_a_file(sim, tmp_path, capsys):
+    """Said 'output directory q exists; pass --force to replace it' for a file."""
+    out = tmp_path / "q"
+    out.write_text("mine")
+    argv = ["quant", "-a", str(sim.single_bam), "-o", str(out), "-q", "--no-report"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{out} exists and is a file, not a directory; pass --force" in err
+    assert err.count("\n") == 1 and out.read_text() == "mine"
+
+
+def test_gzipped_tx2gene(sim, tmp_path):
+    """A gzipped map (the GTF could be gzipped, the map not) gave a raw UnicodeDecodeError."""
+    from emseq.errors import InputError
+    from emseq.quant import read_tx2gene
+
+    path = tmp_path / "tx2gene.tsv.gz"
+    path.write_bytes(gzip.compress(sim.tx2gene.read_bytes()))
+    assert read_tx2gene(path) == read_tx2gene(sim.tx2gene)
+    binary = tmp_path / "binary.tsv"
+    binary.write_bytes(b"\x00\xff\xfe\x8b" * 10)
+    with pytest.raises(InputError, match="binary.tsv: cannot read the transcript-to-gene map"):
+        read_tx2gene(binary)
