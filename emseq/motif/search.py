@@ -58,9 +58,6 @@ TCM_MIN_CANDIDATES = 100
 TCM_CHUNK = 500
 #: EM iterations per start before the winner is refined to convergence
 SAMPLE_ITER = 20
-#: how the reported sites of the final motif are counted: "evalue" (the count minimising the
-#: E-value) or "posterior" (the number of sites the fitted mixture expects)
-SITES_RULE = "evalue"
 #: edge columns of the chosen sites with a larger column p-value are trimmed off
 TRIM_PVALUE = 0.001
 #: edge columns with less information than this (bits, vs the background) are trimmed off
@@ -654,9 +651,8 @@ class _Search:
         strand = np.where(fwd[chosen] >= rev[chosen], 1, -1).astype(np.int8)
         return seqs, chosen, strand, best[chosen]
 
-    def _select(self, data: EncodedSequences, win: _Windows, theta: np.ndarray,
-                n_sites: int | None = None) -> dict | None:
-        """Choose the number of sites minimising the E-value (or take ``n_sites`` best)."""
+    def _select(self, data: EncodedSequences, win: _Windows, theta: np.ndarray) -> dict | None:
+        """Choose the number of sites minimising the E-value."""
         seqs, pos, strand, score = self._candidate_sites(data, win, theta)
         w = win.w
         if len(pos) < 2:
@@ -669,8 +665,6 @@ class _Search:
             ns = np.array([len(pos)])
         else:
             ns = np.arange(2, len(pos) + 1)
-        if n_sites is not None and self.model != "oops":
-            ns = np.array([min(max(int(n_sites), 2), len(pos))])
         loge = log_evalue(cum[ns - 1], self.bg.freqs, self._nalign(win, ns))
         g = int(np.argmin(loge))
         n = int(ns[g])
@@ -760,10 +754,6 @@ class _Search:
             if sel is None:
                 continue
             sel["prior"] = prior
-            if SITES_RULE == "posterior" and self.model != "oops":
-                expected = self._expected_sites(self.data, win, theta, prior)
-                sel = self._select(self.data, win, theta, n_sites=expected)
-                sel["prior"] = prior
             logger.debug("motif %d final EM width %d: log10 E %.2f (before %.2f)", motif_index,
                          w, sel["loge"] / _LN10, cand["loge"] / _LN10)
             if chosen is None or sel["loge"] < chosen["loge"]:
@@ -830,21 +820,6 @@ class _Search:
                          best["loge"] / _LN10)
             sel["start"] = best["start"]
         return sel
-
-    def _expected_sites(self, data: EncodedSequences, win: _Windows, theta: np.ndarray,
-                        prior: float) -> int:
-        """The number of sites the fitted mixture expects (sum of the site posteriors)."""
-        T = self.n_threads
-        w = win.w
-        counts_t = np.zeros((T, w, 4))
-        ll_seq = np.zeros(data.n_sequences)
-        z_seq = np.zeros(data.n_sequences)
-        n_seq = np.zeros(data.n_sequences)
-        buf = np.zeros((T, 2 * int(data.lengths.max()) + 2))
-        lp = np.ascontiguousarray(np.log(np.maximum(theta, 1e-300)))
-        _kernels.estep(data.codes, data.offsets, lp, win.bgwin, win.logw, self.code, prior,
-                       self.revcomp, counts_t, ll_seq, z_seq, n_seq, buf, T)
-        return int(round(float(z_seq.sum())))
 
     def erase_sites(self, erase: np.ndarray, theta: np.ndarray, prior: float) -> np.ndarray:
         """Probabilistic erasing: multiply each position's weight by P(not covered by a site)."""
