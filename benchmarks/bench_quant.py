@@ -197,13 +197,8 @@ def tool_samtools(s: Setup, bam: Path, tag: str) -> tuple[Run, pd.DataFrame | No
     return run, None
 
 
-def tool_salmon(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFrame | None]:
-    name = f"salmon_{'em' if em else 'vb'}_{tag}"
-    out = s.work / name
-    shutil.rmtree(out, ignore_errors=True)
-    cmd = ["salmon", "quant", "-t", s.fasta, "-l", "A", "-a", bam, "-p", str(s.threads),
-           "-o", out] + (["--useEM"] if em else [])
-    run = run_measured(cmd, s.work / "logs" / f"{name}.log")
+def salmon_layout_result(run: Run, out: Path, tool: str) -> tuple[Run, pd.DataFrame | None]:
+    """Estimates and run facts from a Salmon-layout directory (Salmon's or emseq's)."""
     if run.status != "ok":
         return run, None
     if not (out / "quant.sf").is_file():
@@ -213,11 +208,21 @@ def tool_salmon(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFr
         meta = json.loads((out / "aux_info" / "meta_info.json").read_text())
         run.extra.update(num_eq_classes=meta.get("num_eq_classes"),
                          percent_mapped=meta.get("percent_mapped"),
-                         library_types=",".join(meta.get("library_types", [])),
+                         library_types=",".join(map(str, meta.get("library_types", []))),
                          frag_length_mean=meta.get("frag_length_mean"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):
         pass
-    return run, read_estimates(out / "quant.sf", "salmon")
+    return run, read_estimates(out / "quant.sf", tool)
+
+
+def tool_salmon(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFrame | None]:
+    name = f"salmon_{'em' if em else 'vb'}_{tag}"
+    out = s.work / name
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = ["salmon", "quant", "-t", s.fasta, "-l", "A", "-a", bam, "-p", str(s.threads),
+           "-o", out] + (["--useEM"] if em else [])
+    run = run_measured(cmd, s.work / "logs" / f"{name}.log")
+    return salmon_layout_result(run, out, "salmon")
 
 
 def prepare_rsem(s: Setup) -> Run:
@@ -271,20 +276,7 @@ def tool_emseq(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFra
     # run outside any source tree: `python -m` puts the working directory first on sys.path,
     # which would shadow --emseq-src with the emseq of the current directory
     run = run_measured(cmd, s.work / "logs" / f"{name}.log", env=env, cwd=s.work)
-    if run.status != "ok":
-        return run, None
-    if not (out / "quant.sf").is_file():
-        run.status = "failed: no quant.sf"
-        return run, None
-    try:
-        meta = json.loads((out / "aux_info" / "meta_info.json").read_text())
-        run.extra.update(num_eq_classes=meta.get("num_eq_classes"),
-                         percent_mapped=meta.get("percent_mapped"),
-                         library_types=",".join(map(str, meta.get("library_types", []))),
-                         frag_length_mean=meta.get("frag_length_mean"))
-    except (OSError, ValueError, TypeError):
-        pass
-    return run, read_estimates(out / "quant.sf", "emseq")
+    return salmon_layout_result(run, out, "emseq")
 
 
 TOOLS = {
