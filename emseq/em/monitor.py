@@ -23,6 +23,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
 def __getattr__(name: str):
     # One warning class across the ecosystem: scikit-learn users already filter this one.
     # Imported on first use: importing scikit-learn costs about a second at every start.
