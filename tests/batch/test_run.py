@@ -217,3 +217,25 @@ def test_out_of_range_cluster_options_are_usage_errors(tmp_path, capsys, option,
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and option.lstrip("-") in err, err
     assert not output.exists()
+
+
+def test_motif_jobs_run_per_sample_and_merge_their_motif_tables(client, tmp_path):
+    motifs = DATA.parent / "motif"
+    sheet = tmp_path / "peaks.csv"
+    sheet.write_text(f"sample,fasta\ncrp,{motifs / 'crp0.fna'}\nlex,{motifs / 'lex0.fna'}\n")
+    output = tmp_path / "out"
+    result = run(sheet, output, engine="motif", options={"mod": "zoops", "nmotifs": 1},
+                 client=client)
+    assert result.failed == []
+    table = pd.read_csv(output / "motifs.tsv", sep="\t")
+    consensus = dict(zip(table["sample"], table["consensus"]))
+    assert consensus["crp"].startswith("TGTGA") and "TCACA" in consensus["crp"]
+    lex = consensus["lex"]  # LexA, CTGTATATATATACAG, on either strand
+    assert any("CTGTATATA" in c and c.rfind("CAG") > c.find("CTGT") + 8
+               for c in (lex, lex.translate(str.maketrans("ACGT", "TGCA"))[::-1])), lex
+    for sample in ("crp", "lex"):
+        assert (output / sample / "motifs.meme").is_file()
+        assert (output / sample / MANIFEST_NAME).is_file()
+    trace = pd.read_csv(output / "convergence.tsv", sep="\t")
+    assert set(trace["sample"]) == {"crp", "lex"}
+    assert_no_staging_left(output)
