@@ -155,30 +155,23 @@ def site_accuracy(predicted: pd.DataFrame, truth: pd.DataFrame,
         nfn += int((t & ~p).sum())
         nfp += int((~t & p).sum())
 
-    def overlaps(a: pd.DataFrame, b: pd.DataFrame) -> int:
-        found = 0
-        groups = {k: g for k, g in b.groupby("sequence")}
-        for row in a.itertuples(index=False):
+    def found(sites: pd.DataFrame, among: pd.DataFrame, true_is_site: bool) -> int:
+        """How many ``sites`` overlap one of ``among`` (same sequence) by >= 1/4 of the true
+        site's width (``sites``' own width when they are the truth, else ``among``'s)."""
+        hits = 0
+        groups = {k: g for k, g in among.groupby("sequence")}
+        for row in sites.itertuples(index=False):
             g = groups.get(row.sequence)
             if g is None:
                 continue
-            width = row.end - row.start + 1
-            ov = np.minimum(g["end"].to_numpy(), row.end) - np.maximum(g["start"].to_numpy(), row.start) + 1
-            if (ov >= max(1, width / 4.0)).any():
-                found += 1
-        return found
+            ends, starts = g["end"].to_numpy(), g["start"].to_numpy()
+            ov = np.minimum(ends, row.end) - np.maximum(starts, row.start) + 1
+            width = row.end - row.start + 1 if true_is_site else ends - starts + 1
+            if (ov >= np.maximum(1, width / 4.0)).any():
+                hits += 1
+        return hits
 
-    ssn = overlaps(truth, predicted) / max(len(truth), 1)
-    sppv_hits = 0
-    tgroups = {k: g for k, g in truth.groupby("sequence")}
-    for row in predicted.itertuples(index=False):
-        g = tgroups.get(row.sequence)
-        if g is None:
-            continue
-        tw = (g["end"] - g["start"] + 1).to_numpy()
-        ov = np.minimum(g["end"].to_numpy(), row.end) - np.maximum(g["start"].to_numpy(), row.start) + 1
-        if (ov >= np.maximum(1, tw / 4.0)).any():
-            sppv_hits += 1
-    sppv = sppv_hits / max(len(predicted), 1)
+    ssn = found(truth, predicted, true_is_site=True) / max(len(truth), 1)
+    sppv = found(predicted, truth, true_is_site=False) / max(len(predicted), 1)
     return {"nSn": ntp / max(ntp + nfn, 1), "nPPV": ntp / max(ntp + nfp, 1),
             "nPC": ntp / max(ntp + nfn + nfp, 1), "sSn": ssn, "sPPV": sppv}
