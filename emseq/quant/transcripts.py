@@ -23,15 +23,18 @@ class TranscriptIndex:
         Transcript names (FASTA header up to the first space).
     lengths : ndarray of shape (n_transcripts,)
         Lengths in nucleotides (int64).
-    sequences : list of str or None
-        The sequences, or None when only names and lengths are known (BAM header).
+    sequence_buffer : ndarray of shape (sum(lengths),) of uint8, or None
+        All sequences concatenated in FASTA order as upper-case ASCII codes (transcript ``i``
+        is ``sequence_buffer[offsets[i]:offsets[i + 1]]``), or None when only names and
+        lengths are known (BAM header). One buffer, not a string per transcript: the bias
+        kernels read it without a Python object per transcript.
     source : str
         Where the index came from (a FASTA path, or ``"BAM header"``).
     """
 
     names: list[str]
     lengths: np.ndarray
-    sequences: list[str] | None = None
+    sequence_buffer: np.ndarray | None = None
     source: str = ""
     _position: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -40,6 +43,22 @@ class TranscriptIndex:
         if len(self.names) != len(self.lengths):
             raise ValueError("names and lengths differ in size")
         self._position = {name: i for i, name in enumerate(self.names)}
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Start of each transcript in :attr:`sequence_buffer`, shape (n_transcripts + 1,)."""
+        return np.concatenate(([0], np.cumsum(self.lengths)))
+
+    @property
+    def has_sequences(self) -> bool:
+        return self.sequence_buffer is not None
+
+    def sequence(self, i: int) -> str:
+        """The sequence of transcript ``i`` (upper case)."""
+        if self.sequence_buffer is None:
+            raise ValueError(f"{self.source}: the transcript sequences are not loaded")
+        lo = int(self.lengths[:i].sum())
+        return self.sequence_buffer[lo:lo + int(self.lengths[i])].tobytes().decode("ascii")
 
     def __len__(self) -> int:
         return len(self.names)
@@ -70,4 +89,6 @@ def load_transcripts(path: str | os.PathLike[str]) -> TranscriptIndex:
         names.append(record.name)
         sequences.append(record.sequence)
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    return TranscriptIndex(names, lengths, sequences, source=os.fspath(path))
+    joined = "".join(sequences).upper().encode("ascii", "replace")
+    buffer = np.frombuffer(joined, dtype=np.uint8)
+    return TranscriptIndex(names, lengths, buffer, source=os.fspath(path))
