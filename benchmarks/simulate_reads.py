@@ -14,6 +14,22 @@ The ground truth for emseq's quantification benchmark and demo data. From a seed
    (shorter if the fragment is), substitution errors at ``--error-rate`` per base; mates
    oriented by the library type (``ISR``: read 1 antisense as Illumina TruSeq stranded,
    ``ISF``, or ``IU`` unstranded);
+   Optional library biases (each off by default; the fragments are drawn as above and then
+   kept with an acceptance probability, until ``--n-pairs`` are kept):
+
+   * ``--gc-bias SD``: fragment GC content ``g`` is kept with ``exp(-(g - 0.48)^2 / (2 SD^2))``
+     (PCR and fragmentation; a unimodal curve as in Benjamini & Speed 2012);
+   * ``--seq-bias S``: random-hexamer priming: each read start (the 5' end of each mate, on its
+     own strand) is kept with ``exp(S * sum_j W[j, base_j])`` over the 8 bases at offsets
+     -2..+5 around it, ``W`` a fixed table (:data:`SEQ_BIAS_TABLE`, scaled so the weights span
+     about a factor ``e^S`` between the best and worst words) — both ends, as real libraries;
+   * ``--pos-bias S``: 3' bias of degraded poly(A)-selected RNA: a fragment whose midpoint lies
+     at relative position ``x`` along its transcript is kept with ``exp(-S (1 - x))``.
+
+   The truth then is the abundance of molecules: ``SimTPM``; ``TPM`` is the sample's oracle
+   estimate ``NumReads / EffectiveLength`` normalised, with the *biased* effective length
+   ``sum_l P(l) sum_s accept(s, l)`` (the expected number of kept fragment positions), so
+   that a quantifier that learns the biases exactly would reproduce it;
 4. writes ``reads_1.fq.gz``/``reads_2.fq.gz``, ``truth.tsv`` (columns
    ``Name Length EffectiveLength TPM NumReads SimTPM``, the first five as in Salmon's
    ``quant.sf``: ``NumReads`` is the true number of fragments simulated from each transcript,
@@ -71,6 +87,23 @@ for _i, _b in enumerate(b"ACGT"):
     _CODE[ord(chr(_b).lower())] = _i
 _LETTER = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+#: Offsets of the bases around a read start that the sequence bias looks at (0: first base).
+SEQ_BIAS_OFFSETS = np.arange(-2, 6)
+#: Log-weight of each base (columns A, C, G, T) at each offset: a fixed, hexamer-like priming
+#: preference (G/C-rich at the first bases, against T at +1..+3); each row is centred on 0 and the
+#: table is scaled so that the best word outweighs the worst by e^1 at ``--seq-bias 1``.
+SEQ_BIAS_TABLE = np.array([
+    [0.10, -0.05, 0.05, -0.10],
+    [-0.10, 0.15, 0.05, -0.10],
+    [-0.20, 0.25, 0.20, -0.25],
+    [0.10, 0.20, -0.05, -0.25],
+    [0.15, -0.10, 0.20, -0.25],
+    [-0.05, 0.10, 0.10, -0.15],
+    [0.05, -0.05, 0.05, -0.05],
+    [0.05, 0.00, -0.05, 0.00],
+])
+SEQ_BIAS_TABLE = SEQ_BIAS_TABLE / (SEQ_BIAS_TABLE.max(1) - SEQ_BIAS_TABLE.min(1)).sum()
+GC_CENTRE = 0.48
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,9 +199,81 @@ def effective_lengths(lengths: np.ndarray, pmf: np.ndarray) -> np.ndarray:
     return out
 
 
+class Bias:
+    """The acceptance probability of a fragment, the product of the three planted biases."""
+
+    def __init__(self, genome: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
+                 gc_sd: float = 0.0, seq: float = 0.0, pos: float = 0.0) -> None:
+        self.gc_sd, self.seq, self.pos = gc_sd, seq, pos
+        self.offsets, self.lengths = offsets, lengths
+        self.gc_cum = np.concatenate([[0], np.cumsum((genome == 1) | (genome == 2))])
+        n = genome.size
+        padded = np.concatenate([np.full(8, 4, np.uint8), genome, np.full(8, 4, np.uint8)])
+        table = np.vstack([SEQ_BIAS_TABLE.T, np.zeros((1, len(SEQ_BIAS_OFFSETS)))])  # N: 0
+        # log-weight of a forward read starting at p / of a reverse read whose 5' end is at p
+        self.fwd = np.zeros(n)
+        self.rev = np.zeros(n)
+        comp = _COMPLEMENT[padded]
+        for j, off in enumerate(SEQ_BIAS_OFFSETS):
+            self.fwd += table[padded[8 + off:8 + off + n], j]
+            self.rev += table[comp[8 - off:8 - off + n], j]
+        # the largest possible log-weight, so acceptance <= 1
+        self.seq_max = 2 * SEQ_BIAS_TABLE.max(1).sum()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.gc_sd > 0 or self.seq > 0 or self.pos > 0)
+
+    def accept(self, tx: np.ndarray, start: np.ndarray, flen: np.ndarray) -> np.ndarray:
+        """Acceptance probability of fragments (transcript, 0-based start, length)."""
+        a = np.ones(tx.size)
+        lo = self.offsets[tx] + start
+        hi = lo + flen
+        if self.gc_sd > 0:
+            gc = (self.gc_cum[hi] - self.gc_cum[lo]) / np.maximum(flen, 1)
+            a *= np.exp(-0.5 * ((gc - GC_CENTRE) / self.gc_sd) ** 2)
+        if self.seq > 0:
+            a *= np.exp(self.seq * (self.fwd[lo] + self.rev[hi - 1] - self.seq_max))
+        if self.pos > 0:
+            x = (start + 0.5 * flen) / self.lengths[tx]
+            a *= np.exp(-self.pos * (1.0 - x))
+        return a
+
+    def effective_lengths(self, pmf: np.ndarray) -> np.ndarray:
+        """``sum_l P(l) sum_s accept(s, l)``: the expected kept fragment positions (l <= L)."""
+        out = np.zeros(self.lengths.size)
+        tx_of = np.repeat(np.arange(self.lengths.size), self.lengths)
+        start_of = np.arange(tx_of.size) - self.offsets[tx_of]
+        for l in np.flatnonzero(pmf > 1e-7):
+            ok = start_of + l <= self.lengths[tx_of]
+            a = self.accept(tx_of[ok], start_of[ok], np.full(int(ok.sum()), l))
+            out += pmf[l] * np.bincount(tx_of[ok], weights=a, minlength=self.lengths.size)
+        short = out <= 0  # transcripts shorter than every fragment length: one whole fragment
+        if short.any():
+            idx = np.flatnonzero(short)
+            out[idx] = self.accept(idx, np.zeros(idx.size, np.int64), self.lengths[idx])
+        return out
+
+
 def simulate_fragments(lengths: np.ndarray, probs: np.ndarray, n_pairs: int, mean: float,
-                       sd: float, rng: np.random.Generator) -> pd.DataFrame:
-    """Draw ``n_pairs`` fragments: transcript index, start (0-based) and length, in random order."""
+                       sd: float, rng: np.random.Generator, bias: Bias | None = None
+                       ) -> pd.DataFrame:
+    """Draw ``n_pairs`` fragments: transcript index, start (0-based) and length, in random order.
+
+    With an active ``bias``, candidates are drawn in rounds and each is kept with its acceptance
+    probability until ``n_pairs`` are kept.
+    """
+    if bias is not None and bias.active:
+        parts, kept = [], 0
+        while kept < n_pairs:
+            cand = simulate_fragments(lengths, probs, max(10_000, 2 * (n_pairs - kept)), mean,
+                                      sd, rng)
+            keep = rng.random(len(cand)) < bias.accept(cand["tx"].to_numpy(),
+                                                        cand["start"].to_numpy(),
+                                                        cand["length"].to_numpy())
+            parts.append(cand[keep])
+            kept += int(keep.sum())
+        return pd.concat(parts, ignore_index=True).iloc[:n_pairs].reset_index(drop=True)
     counts = rng.multinomial(n_pairs, probs)
     tx = rng.permutation(np.repeat(np.arange(len(lengths)), counts))
     flen = np.rint(rng.normal(mean, sd, size=n_pairs)).astype(np.int64)
@@ -266,6 +371,7 @@ def align(out: Path, threads: int, extra: str = "") -> Path:
 def simulate(out: Path, *, transcripts: str, tx2gene: str, n_pairs: int, seed: int,
              n_transcripts: int | None, read_length: int, frag_mean: float, frag_sd: float,
              error_rate: float, libtype: str, sigma: float, zero_fraction: float,
+             gc_bias: float = 0.0, seq_bias: float = 0.0, pos_bias: float = 0.0,
              chunk: int = 200_000) -> pd.DataFrame:
     """Write the simulated transcriptome, truth, origins and FASTQ pair into ``out``."""
     rng = np.random.default_rng(seed)
@@ -287,16 +393,19 @@ def simulate(out: Path, *, transcripts: str, tx2gene: str, n_pairs: int, seed: i
     tpm = draw_tpm(len(names), rng, sigma, zero_fraction)
     weight = tpm * efflen
     probs = weight / weight.sum()
-    frags = simulate_fragments(lengths, probs, n_pairs, frag_mean, frag_sd, rng)
+    genome = _CODE[np.frombuffer("".join(seqs).encode(), dtype=np.uint8)]
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    bias = Bias(genome, offsets, lengths, gc_bias, seq_bias, pos_bias)
+    frags = simulate_fragments(lengths, probs, n_pairs, frag_mean, frag_sd, rng, bias)
+    if bias.active:
+        efflen = bias.effective_lengths(pmf)
     counts = np.bincount(frags["tx"].to_numpy(), minlength=len(names))
     rate = counts / efflen
-    truth = pd.DataFrame({"Name": names, "Length": lengths, "EffectiveLength": efflen.round(3),
+    truth = pd.DataFrame({"Name": names, "Length": lengths, "EffectiveLength": efflen.round(6),
                           "TPM": 1e6 * rate / rate.sum(), "NumReads": counts,
                           "SimTPM": tpm})
     truth.to_csv(out / "truth.tsv", sep="\t", index=False, float_format="%.6g")
 
-    genome = _CODE[np.frombuffer("".join(seqs).encode(), dtype=np.uint8)]
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     name_arr = np.array(names, dtype=object)
     with gzip.open(out / "reads_1.fq.gz", "wb", compresslevel=1) as f1, \
             gzip.open(out / "reads_2.fq.gz", "wb", compresslevel=1) as f2, \
@@ -335,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--libtype", choices=LIBTYPES, default="ISR")
     p.add_argument("--sigma", type=float, default=1.5, help="log-normal sigma of the TPMs")
     p.add_argument("--zero-fraction", type=float, default=0.2, help="fraction of TPMs set to 0")
+    p.add_argument("--gc-bias", type=float, default=0.0, metavar="SD",
+                   help="keep a fragment of GC content g with exp(-(g-0.48)^2/(2 SD^2)); 0: off")
+    p.add_argument("--seq-bias", type=float, default=0.0, metavar="S",
+                   help="read-start (priming) bias strength, 0: off (see the module docstring)")
+    p.add_argument("--pos-bias", type=float, default=0.0, metavar="S",
+                   help="3' bias: keep a fragment at relative position x with exp(-S(1-x)); 0: off")
     p.add_argument("--no-align", action="store_true", help="stop after writing the FASTQ pair")
     p.add_argument("-p", "--threads", type=int, default=2, help="bowtie2 threads")
     p.add_argument("--bowtie2-extra", default="", help="extra bowtie2 options")
@@ -350,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                      n_pairs=args.n_pairs, seed=args.seed, n_transcripts=args.n_transcripts,
                      read_length=args.read_length, frag_mean=args.frag_mean,
                      frag_sd=args.frag_sd, error_rate=args.error_rate, libtype=args.libtype,
-                     sigma=args.sigma, zero_fraction=args.zero_fraction)
+                     sigma=args.sigma, zero_fraction=args.zero_fraction,
+                     gc_bias=args.gc_bias, seq_bias=args.seq_bias, pos_bias=args.pos_bias)
     info = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     info.update(n_transcripts_kept=len(truth), n_expressed=int((truth["TPM"] > 0).sum()),
                 simulate_seconds=round(time.time() - t0, 1))
