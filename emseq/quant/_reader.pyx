@@ -58,6 +58,12 @@ DEF LIB_SR = 5
 DEF LIB_AUTO = -1
 
 DEF NO_SCORE = -2147483647
+DEF NO_NM = 65535
+
+# bias sample: kinds of sampled alignments
+DEF KIND_PAIR = 0
+DEF KIND_FWD = 1
+DEF KIND_REV = 2
 
 # stop codes of the loop
 DEF RC_OK = 0
@@ -74,16 +80,23 @@ cdef struct Rec:
     int64_t pos
     int64_t end
     int64_t mpos
-    uint16_t flag
     int32_t score
-    int32_t used
+    int32_t qlen        # query bases (l_qseq)
+    uint16_t flag
+    uint16_t nm         # NM tag (edits), NO_NM when absent
+    uint8_t used
 
 
 cdef struct FAln:
+    int64_t lo          # leftmost aligned base of the fragment (pair) or of the read (single)
     int32_t tid
     int32_t fraglen     # -1: unknown (single-end or orphan)
-    int32_t fmt
+    int32_t span        # fragment length (pair) or the read's aligned span (single)
     int32_t score       # NO_SCORE when missing
+    int32_t nm          # edits of the fragment's reads, -1 when unknown
+    int32_t qlen        # query bases of the fragment's reads
+    uint8_t fmt
+    uint8_t rev         # single: 1 when the read is on the reverse strand
 
 
 cdef struct SortRec:
@@ -103,6 +116,7 @@ cdef int _cmp_sortrec(const void *a, const void *b) noexcept nogil:
 cdef int rec_from_bam(bam1_t *b, Rec *r) noexcept nogil:
     """Reduce a record to the fields the fragment logic needs (RC_ZERO_SPAN if unplaceable)."""
     cdef uint8_t *aux
+    cdef int64_t nm
     r.tid = b.core.tid
     r.mtid = b.core.mtid
     r.pos = b.core.pos
@@ -111,6 +125,8 @@ cdef int rec_from_bam(bam1_t *b, Rec *r) noexcept nogil:
     r.used = 0
     r.end = r.pos
     r.score = NO_SCORE
+    r.nm = NO_NM
+    r.qlen = b.core.l_qseq
     if (r.flag & (F_UNMAP | F_SUPPL | F_QCFAIL)) or r.tid < 0:
         return RC_OK
     if b.core.n_cigar == 0:
@@ -118,13 +134,16 @@ cdef int rec_from_bam(bam1_t *b, Rec *r) noexcept nogil:
     r.end = bam_endpos(b)
     if r.end <= r.pos:
         return RC_ZERO_SPAN
+    aux = bam_aux_get(b, "NM")
+    if aux != NULL:
+        nm = bam_aux2i(aux)
+        r.nm = <uint16_t> (nm if 0 <= nm < NO_NM else NO_NM)
     aux = bam_aux_get(b, "AS")
     if aux != NULL:
         r.score = <int32_t> bam_aux2i(aux)
-    else:
-        # no alignment score: -6 per edit (bowtie2's mismatch penalty) from NM if present
-        aux = bam_aux_get(b, "NM")
-        r.score = <int32_t> (-6 * bam_aux2i(aux)) if aux != NULL else NO_SCORE
+    elif r.nm != NO_NM:
+        # no alignment score: -6 per edit (bowtie2's mismatch penalty) from NM
+        r.score = -6 * <int32_t> r.nm
     return RC_OK
 
 
@@ -201,12 +220,25 @@ cdef class EqBuilder:
     cdef public int64_t sort_bytes
     cdef public object first_missing_mate
     cdef public object problem_read
+    # alignment model learnt in the burn-in
+    cdef public int learn_scores
+    cdef public double error_rate, penalty_per_edit
+    cdef public int64_t n_edit_comparisons
+    # bias sample: every smp_stride-th assigned fragment, thinned by 2 when full
+    cdef int64_t smp_max, smp_stride, smp_counter, smp_nfrag, smp_n, smp_cap
+    cdef int64_t *smp_foff
+    cdef int32_t *smp_tid
+    cdef int32_t *smp_lo
+    cdef int32_t *smp_span
+    cdef uint8_t *smp_kind
+    cdef double *smp_lw
 
     def __cinit__(self, int n_tx, int32_t[::1] tid_map, int64_t[::1] tx_len, *,
                   int lib_type=LIB_AUTO, int burnin=50000, int max_fraglen=1000,
                   double fld_mean=250.0, double fld_sd=25.0, double prior_weight=10.0,
                   double score_exp=1.0, int use_scores=1, double incompat_prior=0.0,
-                  int n_bins=4, int discard_orphans=0, int track_order=1):
+                  int n_bins=4, int discard_orphans=0, int track_order=1,
+                  int learn_scores=0, int64_t bias_sample=0):
         cdef int i
         self.n_tx = n_tx
         self.max_fraglen = max_fraglen
@@ -267,6 +299,34 @@ cdef class EqBuilder:
         memset(self.fmt_counts, 0, N_FMT * sizeof(int64_t))
         self.first_missing_mate = None
         self.problem_read = None
+        self.learn_scores = learn_scores
+        self.error_rate = -1.0
+        self.penalty_per_edit = -1.0
+        self.n_edit_comparisons = 0
+        self.smp_max = bias_sample
+        self.smp_stride = 1
+        self.smp_counter = 0
+        self.smp_nfrag = 0
+        self.smp_n = 0
+        self.smp_cap = 0
+        self.smp_foff = NULL
+        self.smp_tid = NULL
+        self.smp_lo = NULL
+        self.smp_span = NULL
+        self.smp_kind = NULL
+        self.smp_lw = NULL
+        if bias_sample > 0:
+            self.smp_cap = 4096
+            self.smp_foff = <int64_t *> malloc((bias_sample + 2) * sizeof(int64_t))
+            self.smp_tid = <int32_t *> malloc(self.smp_cap * sizeof(int32_t))
+            self.smp_lo = <int32_t *> malloc(self.smp_cap * sizeof(int32_t))
+            self.smp_span = <int32_t *> malloc(self.smp_cap * sizeof(int32_t))
+            self.smp_kind = <uint8_t *> malloc(self.smp_cap * sizeof(uint8_t))
+            self.smp_lw = <double *> malloc(self.smp_cap * sizeof(double))
+            if (self.smp_foff == NULL or self.smp_tid == NULL or self.smp_lo == NULL
+                    or self.smp_span == NULL or self.smp_kind == NULL or self.smp_lw == NULL):
+                raise MemoryError()
+            self.smp_foff[0] = 0
         if (self.tid_map == NULL or self.tx_len == NULL or self.recs == NULL or self.fa == NULL
                 or self.frag_off == NULL or self.fld_hist == NULL or self.table == NULL
                 or self.e_tid == NULL or self.s_tid == NULL):
@@ -278,6 +338,8 @@ cdef class EqBuilder:
         free(self.cdf); free(self.cls_off); free(self.cls_hash); free(self.cls_count)
         free(self.e_tid); free(self.e_bin); free(self.e_wsum); free(self.table)
         free(self.s_tid); free(self.s_w); free(self.s_bin); free(self.seen)
+        free(self.smp_foff); free(self.smp_tid); free(self.smp_lo); free(self.smp_span)
+        free(self.smp_kind); free(self.smp_lw)
 
     # ------------------------------------------------------------------ record level
     cdef int add_record(self, bam1_t *b) noexcept nogil:
@@ -377,17 +439,25 @@ cdef class EqBuilder:
         self.seen[i] = h
         self.seen_n += 1
 
-    cdef int push_faln(self, int32_t tid, int32_t fraglen, int32_t fmt,
-                       int32_t score) noexcept nogil:
+    cdef int push_faln(self, int32_t tid, int32_t fraglen, int32_t fmt, int32_t score,
+                       int64_t lo, int64_t span, int32_t nm, int32_t qlen,
+                       int rev) noexcept nogil:
+        cdef FAln *a
         if self.n_fa == self.cap_fa:
             self.cap_fa *= 2
             self.fa = <FAln *> realloc(self.fa, self.cap_fa * sizeof(FAln))
             if self.fa == NULL:
                 return RC_MEMORY
-        self.fa[self.n_fa].tid = tid
-        self.fa[self.n_fa].fraglen = fraglen
-        self.fa[self.n_fa].fmt = fmt
-        self.fa[self.n_fa].score = score
+        a = &self.fa[self.n_fa]
+        a.tid = tid
+        a.fraglen = fraglen
+        a.fmt = <uint8_t> fmt
+        a.score = score
+        a.lo = lo
+        a.span = <int32_t> span
+        a.nm = nm
+        a.qlen = qlen
+        a.rev = <uint8_t> rev
         self.n_fa += 1
         return RC_OK
 
@@ -397,7 +467,7 @@ cdef class EqBuilder:
         cdef Rec *a
         cdef Rec *m
         cdef int64_t start = self.n_fa, lo, hi
-        cdef int32_t fmt, score, tid
+        cdef int32_t fmt, score, tid, nm
         cdef int r1fwd, fwd_first, paired = 0, missing = 0
         if self.track_order and self.check_recurring():
             return RC_RECURRING
@@ -432,7 +502,11 @@ cdef class EqBuilder:
                     if a.score != NO_SCORE and m.score != NO_SCORE:
                         score = a.score + m.score
                     tid = self.tid_map[a.tid]
-                    if self.push_faln(tid, <int32_t> (hi - lo), fmt, score) != RC_OK:
+                    nm = -1
+                    if a.nm != NO_NM and m.nm != NO_NM:
+                        nm = a.nm + m.nm
+                    if self.push_faln(tid, <int32_t> (hi - lo), fmt, score, lo, hi - lo, nm,
+                                      a.qlen + m.qlen, 0) != RC_OK:
                         return RC_MEMORY
                     n_pairs += 1
                     break
@@ -469,7 +543,9 @@ cdef class EqBuilder:
                 fmt = FMT_SF if r1fwd else FMT_SR
             if paired and self.discard_orphans:
                 continue
-            if self.push_faln(self.tid_map[a.tid], -1, fmt, a.score) != RC_OK:
+            if self.push_faln(self.tid_map[a.tid], -1, fmt, a.score, a.pos, a.end - a.pos,
+                              -1 if a.nm == NO_NM else a.nm, a.qlen,
+                              (a.flag & F_REVERSE) != 0) != RC_OK:
                 return RC_MEMORY
         if missing:
             self.n_missing_mate += 1
@@ -508,6 +584,7 @@ cdef class EqBuilder:
         self.in_burnin = 0
         self.n_burnin_fragments = self.n_frag_buf
         self.build_fld(self.burn_hist)
+        self.learn_alignment_model()
         if self.lib_type == LIB_AUTO:
             isf = self.fmt_counts[FMT_ISF]
             isr = self.fmt_counts[FMT_ISR]
@@ -521,6 +598,63 @@ cdef class EqBuilder:
                 frac = sf / <double> max(1, sf + sr)
                 self.detected_lib = LIB_SF if frac >= 0.8 else (LIB_SR if frac <= 0.2 else LIB_U)
         return self.flush()
+
+    cdef void learn_alignment_model(self) noexcept nogil:
+        """The per-edit error rate and the AS points per edit, from the burn-in fragments.
+
+        The error rate ``e`` is the edits (``NM``) per aligned query base of uniquely aligned
+        fragments; the AS points an edit costs are the score differences between a
+        fragment's best alignment and its other alignments per extra edit. An extra edit
+        makes an alignment ``log((1 - e) / (e / 3))`` nats less likely (a substitution to one
+        of three bases instead of a match), so the score term's scale is that many nats per
+        ``penalty_per_edit`` points. With ``learn_scores`` and enough comparisons (at least
+        20 extra edits) the learnt scale replaces ``score_exp``.
+        """
+        cdef int64_t f, i, lo, hi, best_i
+        cdef double sum_nm = 0.0, sum_len = 0.0, sum_das = 0.0, sum_dnm = 0.0, e
+        cdef int ok
+        cdef FAln *a
+        for f in range(self.n_frag_buf):
+            lo = self.frag_off[f]
+            hi = self.frag_off[f + 1]
+            if hi - lo == 1:
+                if self.fa[lo].nm >= 0 and self.fa[lo].qlen > 0:
+                    sum_nm += self.fa[lo].nm
+                    sum_len += self.fa[lo].qlen
+                continue
+            if hi - lo < 2:
+                continue
+            ok = 1
+            best_i = lo
+            for i in range(lo, hi):
+                a = &self.fa[i]
+                if a.nm < 0 or a.score == NO_SCORE:
+                    ok = 0
+                    break
+                if a.score > self.fa[best_i].score or (
+                        a.score == self.fa[best_i].score and a.nm < self.fa[best_i].nm):
+                    best_i = i
+            if not ok:
+                continue
+            for i in range(lo, hi):
+                a = &self.fa[i]
+                if a.nm > self.fa[best_i].nm and a.score <= self.fa[best_i].score:
+                    sum_das += self.fa[best_i].score - a.score
+                    sum_dnm += a.nm - self.fa[best_i].nm
+        self.n_edit_comparisons = <int64_t> sum_dnm
+        if sum_len > 0:
+            self.error_rate = (sum_nm + 1.0) / (sum_len + 2.0)
+        if sum_dnm > 0:
+            self.penalty_per_edit = sum_das / sum_dnm
+        if (self.learn_scores and self.use_scores and self.error_rate > 0
+                and sum_dnm >= 20 and self.penalty_per_edit > 0):
+            e = self.error_rate
+            self.score_exp = log((1.0 - e) / (e / 3.0)) / self.penalty_per_edit
+
+    @property
+    def score_scale(self):
+        """The score term's scale used (``score_exp``, or the learnt one)."""
+        return self.score_exp
 
     cdef void build_fld(self, double *hist) noexcept nogil:
         """Empirical FLD (+ a Normal prior of ``prior_weight`` fragments), smoothed, as logs."""
@@ -591,6 +725,8 @@ cdef class EqBuilder:
         cdef int have_scores = self.use_scores
         cdef double lw, mx = -INFINITY, total = 0.0, w
         cdef int L
+        cdef int take = self.smp_max > 0 and self.smp_counter % self.smp_stride == 0
+        cdef int64_t smp_start = self.smp_n
         if n <= 0:
             return RC_OK
         if n > self.s_cap:
@@ -622,6 +758,8 @@ cdef class EqBuilder:
                     lw -= log(self.cdf[t])
             if have_scores:
                 lw -= self.score_exp * (best - a.score)
+            if take and self.sample_alignment(a, lw) != RC_OK:
+                return RC_MEMORY
             # merge with an earlier alignment to the same transcript (insertion sort by tid)
             j = 0
             while j < k and self.s_tid[j] < a.tid:
@@ -640,7 +778,15 @@ cdef class EqBuilder:
                 k += 1
         if k == 0:
             self.n_incompatible += 1
+            self.smp_n = smp_start
             return RC_OK
+        if self.smp_max > 0:
+            self.smp_counter += 1
+            if take:
+                self.smp_nfrag += 1
+                self.smp_foff[self.smp_nfrag] = self.smp_n
+                if self.smp_nfrag >= self.smp_max:
+                    self.thin_sample()
         for i in range(k):
             if self.s_w[i] > mx:
                 mx = self.s_w[i]
@@ -654,6 +800,48 @@ cdef class EqBuilder:
             self.s_bin[i] = <uint8_t> (j if j < self.n_bins else self.n_bins - 1)
         self.n_assigned += 1
         return self.insert_class(k)
+
+    cdef int sample_alignment(self, FAln *a, double lw) noexcept nogil:
+        """Keep one alignment of a sampled fragment for the bias models."""
+        cdef int64_t cap
+        if self.smp_n == self.smp_cap:
+            cap = self.smp_cap * 2
+            self.smp_tid = <int32_t *> realloc(self.smp_tid, cap * sizeof(int32_t))
+            self.smp_lo = <int32_t *> realloc(self.smp_lo, cap * sizeof(int32_t))
+            self.smp_span = <int32_t *> realloc(self.smp_span, cap * sizeof(int32_t))
+            self.smp_kind = <uint8_t *> realloc(self.smp_kind, cap * sizeof(uint8_t))
+            self.smp_lw = <double *> realloc(self.smp_lw, cap * sizeof(double))
+            if (self.smp_tid == NULL or self.smp_lo == NULL or self.smp_span == NULL
+                    or self.smp_kind == NULL or self.smp_lw == NULL):
+                return RC_MEMORY
+            self.smp_cap = cap
+        self.smp_tid[self.smp_n] = a.tid
+        self.smp_lo[self.smp_n] = <int32_t> a.lo
+        self.smp_span[self.smp_n] = a.span
+        self.smp_kind[self.smp_n] = (KIND_PAIR if a.fraglen >= 0 else
+                                     (KIND_REV if a.rev else KIND_FWD))
+        self.smp_lw[self.smp_n] = lw
+        self.smp_n += 1
+        return RC_OK
+
+    cdef void thin_sample(self) noexcept nogil:
+        """Keep every other sampled fragment and sample half as often from now on."""
+        cdef int64_t f, i, n = 0, kept = 0, lo, hi
+        for f in range(0, self.smp_nfrag, 2):
+            lo = self.smp_foff[f]
+            hi = self.smp_foff[f + 1]
+            for i in range(lo, hi):
+                self.smp_tid[n] = self.smp_tid[i]
+                self.smp_lo[n] = self.smp_lo[i]
+                self.smp_span[n] = self.smp_span[i]
+                self.smp_kind[n] = self.smp_kind[i]
+                self.smp_lw[n] = self.smp_lw[i]
+                n += 1
+            kept += 1
+            self.smp_foff[kept] = n
+        self.smp_nfrag = kept
+        self.smp_n = n
+        self.smp_stride *= 2
 
     cdef int insert_class(self, int64_t k) noexcept nogil:
         cdef uint64_t h = 1469598103934665603ULL
@@ -763,6 +951,28 @@ cdef class EqBuilder:
                 t[i] = self.e_tid[i]
                 w[i] = self.e_wsum[i] / self.cls_count[c]
         return offsets, tids, weights, counts
+
+    def bias_sample(self):
+        """The sampled fragments' alignments: ``(fragment_offsets, tids, lo, span, kind,
+        log_weight)``; kind 0 is a pair (``lo``/``span``: the fragment), 1 a forward and 2 a
+        reverse single read (``lo``/``span``: the read); the log-weight is the alignment's
+        conditional log-likelihood before the abundance term."""
+        n = self.smp_n
+        nf = self.smp_nfrag
+        if self.smp_max <= 0:
+            n = nf = 0
+        return (np.array(<int64_t[:nf + 1]> self.smp_foff, dtype=np.int64) if nf
+                else np.zeros(1, dtype=np.int64),
+                np.array(<int32_t[:n]> self.smp_tid, dtype=np.int32) if n else
+                np.zeros(0, dtype=np.int32),
+                np.array(<int32_t[:n]> self.smp_lo, dtype=np.int64) if n else
+                np.zeros(0, dtype=np.int64),
+                np.array(<int32_t[:n]> self.smp_span, dtype=np.int64) if n else
+                np.zeros(0, dtype=np.int64),
+                np.array(<uint8_t[:n]> self.smp_kind, dtype=np.uint8) if n else
+                np.zeros(0, dtype=np.uint8),
+                np.array(<double[:n]> self.smp_lw, dtype=np.float64) if n else
+                np.zeros(0, dtype=np.float64))
 
     def fld_histogram(self):
         """Counts of uniquely aligned concordant pairs per fragment length (0..max)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import gzip
 import importlib
@@ -25,6 +26,7 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
+from .bias import BIAS_FILES, BiasOptions
 from .transcripts import TranscriptIndex, load_transcripts
 
 __all__ = ["QuantResult", "quantify", "read_tx2gene", "read_gtf_tx2gene", "gene_table"]
@@ -33,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 #: Files and folders a run writes only with some options (genes, bootstraps, --dump-eq, report).
 _OPTIONAL_OUTPUTS = ("quant.genes.sf", "aux_info/bootstrap", "aux_info/eq_classes.txt",
-                     "report.png")
+                     "report.png", *(f"aux_info/{name}" for name in BIAS_FILES))
 
 #: The Salmon version written to ``salmon_version`` so tximport reads replicates (>= 0.8.0).
 SALMON_COMPAT_VERSION = "1.10.0"
@@ -64,6 +66,9 @@ class QuantResult:
         Expected counts of each bootstrap replicate, or the Gibbs samples.
     gene_abundances : DataFrame or None
         Gene-level table (``quant.genes.sf``) when a transcript-to-gene map was given.
+    bias : BiasModel or None
+        The learnt bias models (``seq_bias``/``gc_bias``/``pos_bias``); ``EffectiveLength``
+        is then bias-corrected.
     """
 
     abundances: pd.DataFrame
@@ -77,6 +82,7 @@ class QuantResult:
     options: dict[str, Any] = field(default_factory=dict)
     bootstraps: np.ndarray | None = None
     gene_abundances: pd.DataFrame | None = None
+    bias: Any = None
     names: list[str] = field(default_factory=list)
     start_time: str = ""
     end_time: str = ""
@@ -125,6 +131,8 @@ class QuantResult:
                         gz.write(np.ascontiguousarray(self.bootstraps, dtype="<f8").tobytes())
             if dump_eq:
                 self._write_eq(stage / "aux_info" / "eq_classes.txt")
+            if self.bias is not None:
+                self.bias.write(stage / "aux_info")
             if report:
                 try:
                     from .report import write_report
@@ -145,8 +153,9 @@ class QuantResult:
                 "frag_dist_length": int(pmf.pmf.size),
                 "frag_length_mean": pmf.mean,
                 "frag_length_sd": pmf.sd,
-                "seq_bias_correct": False,
-                "gc_bias_correct": False,
+                "seq_bias_correct": bool(self.bias is not None and self.bias.options.seq),
+                "gc_bias_correct": bool(self.bias is not None and self.bias.options.gc),
+                "pos_bias_correct": bool(self.bias is not None and self.bias.options.pos),
                 "num_valid_targets": len(self.names),
                 "num_eq_classes": int(self.eq_classes.n_classes),
                 "num_bootstraps": n_boot,
@@ -287,6 +296,13 @@ def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataF
     return pd.DataFrame(rows, columns=["Name", "Length", "EffectiveLength", "TPM", "NumReads"])
 
 
+def _placeholder_sequences(index: TranscriptIndex) -> TranscriptIndex:
+    """An index whose sequences are all N (positional bias needs lengths only)."""
+    return TranscriptIndex(index.names, index.lengths,
+                           np.full(int(index.lengths.sum()), ord("N"), dtype=np.uint8),
+                           source=index.source)
+
+
 def _prefetch_imports(report: bool) -> threading.Thread:
     """Import the estimation modules (scipy, the EM core) and, for the report, matplotlib in
     a background thread while the record loop (which releases the GIL) reads the BAM."""
@@ -323,7 +339,10 @@ def quantify(alignments: str | os.PathLike[str],
              squarem: bool = True, num_bootstraps: int = 0, num_gibbs_samples: int = 0,
              thinning_factor: int = 16, seed: int = 0,
              fld_mean: float = 250.0, fld_sd: float = 25.0, max_fraglen: int = 1000,
-             score_exp: float = 1.0, use_scores: bool = True, incompat_prior: float = 0.0,
+             seq_bias: bool = False, gc_bias: bool = False, pos_bias: bool = False,
+             bias_options: BiasOptions | None = None,
+             score_exp: float | None = None, use_scores: bool = True,
+             incompat_prior: float = 0.0,
              weight_bins: int = 4, discard_orphans: bool = False, vb_prior: float = 0.01,
              per_nucleotide_prior: bool = False,
              max_iter: int = 10_000, min_iter: int = 50, rel_tol: float = 1e-2,
@@ -364,9 +383,19 @@ def quantify(alignments: str | os.PathLike[str],
         sweeps (exclusive with ``num_bootstraps``).
     fld_mean, fld_sd : float
         Normal prior of the fragment length distribution (the whole model for single-end).
-    score_exp : float, default=1.0
-        Alignment-quality term ``exp(-score_exp * (best AS - AS))`` within a fragment; used
-        when every alignment of the fragment has an ``AS`` tag and ``use_scores``.
+    seq_bias, gc_bias, pos_bias : bool, default=False
+        Learn read-start sequence, fragment GC and positional bias from the sample and correct
+        the effective lengths for them, then re-run the EM (:mod:`emseq.quant.bias`). Sequence
+        and GC bias need the transcript sequences (``transcripts``).
+    bias_options : BiasOptions, optional
+        The bias models' settings (sample size, bins, rounds...); its ``seq``/``gc``/``pos``
+        are overridden by the three flags above when those are set.
+    score_exp : float or None, default=None
+        Scale of the alignment-quality term ``exp(-score_exp * (best AS - AS))`` within a
+        fragment (used when every alignment of the fragment has an ``AS`` tag, or ``NM``,
+        and ``use_scores``). None learns it from the sample: the nats an extra edit costs at
+        the sample's error rate (``NM`` per aligned base of unique fragments) over the AS
+        points it costs (score differences per extra edit between a fragment's alignments).
     incompat_prior : float, default=0.0
         Weight of alignments whose orientation contradicts the library type (0: dropped).
     prefetch_report : bool, default=False
@@ -402,8 +431,16 @@ def quantify(alignments: str | os.PathLike[str],
                          f"{fld_mean} and {fld_sd}")
     if not np.isfinite(vb_prior) or vb_prior < 0:
         raise UsageError(f"vb_prior must be a finite number >= 0, got {vb_prior}")
-    if not np.isfinite(score_exp) or score_exp < 0:
+    if score_exp is not None and (not np.isfinite(score_exp) or score_exp < 0):
         raise UsageError(f"score_exp must be a finite number >= 0, got {score_exp}")
+    bias = bias_options if bias_options is not None else BiasOptions()
+    bias = dataclasses.replace(bias, seq=bias.seq or seq_bias, gc=bias.gc or gc_bias,
+                               pos=bias.pos or pos_bias)
+    bias.validate()
+    if (bias.seq or bias.gc) and (transcripts is None or (
+            isinstance(transcripts, TranscriptIndex) and not transcripts.has_sequences)):
+        raise UsageError("sequence and GC bias correction need the transcript sequences: "
+                         "pass the transcript FASTA (-t/--transcripts)")
     if not 0.0 <= incompat_prior <= 1.0:  # also rejects NaN
         raise UsageError(f"incompat_prior is a probability in [0, 1], got {incompat_prior}")
     if max_fraglen < 10:
@@ -441,7 +478,8 @@ def quantify(alignments: str | os.PathLike[str],
                 group_by_name=group_by_name, sort_memory=sort_memory, burnin=burnin,
                 max_fraglen=max_fraglen, fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
                 use_scores=use_scores, incompat_prior=incompat_prior, weight_bins=weight_bins,
-                discard_orphans=discard_orphans, progress=bar.update)
+                discard_orphans=discard_orphans, progress=bar.update,
+                bias_sample=bias.sample_fragments if bias.any else 0)
         finally:
             bar.close()
         from .model import (EMOptions, FragmentLengthModel, bootstrap, effective_lengths,
@@ -456,6 +494,18 @@ def quantify(alignments: str | os.PathLike[str],
         num_reads, monitor = estimate(classes, efflen, options)
         logger.info("%s: %d iterations, objective %.6f", monitor.name, monitor.n_iter,
                     monitor.history[-1] if monitor.history else float("nan"))
+        bias_model = None
+        if bias.any:
+            from .bias import learn_bias
+
+            bias_index = index if index.has_sequences else _placeholder_sequences(index)
+            bias_model, efflen = learn_bias(bias_index, classes.sample, num_reads, efflen, fld,
+                                            bias, n_threads=threads)
+            if bias_model is not None:
+                num_reads, monitor = estimate(classes, efflen, options, start=num_reads)
+                logger.info("%s with bias-corrected effective lengths: %d iterations, "
+                            "objective %.6f", monitor.name, monitor.n_iter,
+                            monitor.history[-1] if monitor.history else float("nan"))
         rate = num_reads / efflen
         tpm = 1e6 * rate / rate.sum() if rate.sum() > 0 else np.zeros_like(rate)
         abundances = pd.DataFrame({"Name": index.names, "Length": index.lengths,
@@ -479,7 +529,10 @@ def quantify(alignments: str | os.PathLike[str],
                   "squarem": squarem, "num_bootstraps": num_bootstraps,
                   "num_gibbs_samples": num_gibbs_samples, "thinning_factor": thinning_factor,
                   "seed": seed,
-                  "fld_mean": fld_mean, "fld_sd": fld_sd, "score_exp": score_exp,
+                  "fld_mean": fld_mean, "fld_sd": fld_sd,
+                  "score_exp": classes.stats["score_exp"],
+                  "score_exp_learnt": classes.stats["score_exp_learnt"],
+                  "seq_bias": bias.seq, "gc_bias": bias.gc, "pos_bias": bias.pos,
                   "incompat_prior": incompat_prior, "weight_bins": weight_bins,
                   "discard_orphans": discard_orphans, "vb_prior": vb_prior,
                   "per_nucleotide_prior": per_nucleotide_prior,
@@ -488,7 +541,8 @@ def quantify(alignments: str | os.PathLike[str],
             abundances=abundances, convergence=monitor.to_frame(), fragment_length=fld,
             eq_classes=classes, library=classes.library, num_processed=processed,
             num_mapped=mapped, mapping_rate=mapped / processed if processed else 0.0,
-            options=params, bootstraps=boots, gene_abundances=genes, names=list(index.names),
+            options=params, bootstraps=boots, gene_abundances=genes, bias=bias_model,
+            names=list(index.names),
             start_time=start_time,
             end_time=_dt.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Y"),
             seconds=time.perf_counter() - started, log_lines=collector.lines)

@@ -17,7 +17,7 @@ from ..errors import InputError, UsageError
 from . import _reader
 from .transcripts import TranscriptIndex
 
-__all__ = ["EqClasses", "read_alignments", "LIBRARY_TYPES"]
+__all__ = ["EqClasses", "AlignmentSample", "read_alignments", "LIBRARY_TYPES"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,10 @@ class EqClasses:
     library : dict
         ``expected_format`` (the library type used) and fragments per observed orientation.
     stats : dict
-        Record and fragment counters.
+        Record and fragment counters, and the alignment model (``score_exp`` used,
+        ``error_rate``, ``as_penalty_per_edit``).
+    sample : AlignmentSample or None
+        The sampled fragments' alignments for the bias models (``bias_sample > 0``).
     """
 
     offsets: np.ndarray
@@ -56,6 +59,7 @@ class EqClasses:
     fld_histogram: np.ndarray
     library: dict[str, Any]
     stats: dict[str, Any] = field(default_factory=dict)
+    sample: "AlignmentSample | None" = None
 
     @property
     def n_classes(self) -> int:
@@ -71,6 +75,28 @@ class EqClasses:
             rows.append((",".join(names[t] for t in self.tids[lo:hi]),
                          ",".join(f"{w:.6g}" for w in self.weights[lo:hi]), self.counts[c]))
         return pd.DataFrame(rows, columns=["transcripts", "weights", "count"])
+
+
+@dataclass
+class AlignmentSample:
+    """Alignments of a uniform sample of the assigned fragments (for the bias models).
+
+    Fragment ``f`` holds alignments ``offsets[f]:offsets[f + 1]``. ``kind`` 0 is a pair
+    (``lo`` and ``span`` give the fragment), 1 a forward and 2 a reverse single-end read or
+    orphan (``lo`` and ``span`` give the read); ``log_weight`` is the alignment's conditional
+    log-likelihood (fragment length and alignment score terms) before the abundance term.
+    """
+
+    offsets: np.ndarray
+    tids: np.ndarray
+    lo: np.ndarray
+    span: np.ndarray
+    kind: np.ndarray
+    log_weight: np.ndarray
+
+    @property
+    def n_fragments(self) -> int:
+        return int(self.offsets.size - 1)
 
 
 def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFile:
@@ -154,9 +180,10 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                     n_threads: int = 1, library_type: str = "A", group_by_name: bool | None = None,
                     sort_memory: int = DEFAULT_SORT_MEMORY, burnin: int = 50_000,
                     max_fraglen: int = 1000, fld_mean: float = 250.0, fld_sd: float = 25.0,
-                    score_exp: float = 1.0, use_scores: bool = True, incompat_prior: float = 0.0,
-                    weight_bins: int = 4, discard_orphans: bool = False,
-                    max_missing_mates: float = 0.05,
+                    score_exp: float | None = None, use_scores: bool = True,
+                    incompat_prior: float = 0.0, weight_bins: int = 4,
+                    discard_orphans: bool = False, max_missing_mates: float = 0.05,
+                    bias_sample: int = 0,
                     progress: Callable[[int], None] | None = None
                     ) -> tuple[TranscriptIndex, EqClasses]:
     """Read alignments into rich equivalence classes.
@@ -174,6 +201,14 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
     sort_memory : int
         Bytes allowed for grouping in memory; past it the file is sorted by name on disk
         (``samtools sort -n`` through pysam, in a temporary directory) and read again.
+    score_exp : float or None, default=None
+        Scale of the alignment-score term ``exp(-score_exp * (best AS - AS))``; None learns
+        it from the burn-in fragments (nats per edit at the sample's error rate over the AS
+        points per edit, see :attr:`EqBuilder.learn_alignment_model`), 1 when they do not
+        tell (fewer than 20 extra edits between alignments of a fragment).
+    bias_sample : int, default=0
+        Keep the alignments of up to this many fragments, a uniform sample of the file, for
+        the bias models (:attr:`EqClasses.sample`).
 
     Returns
     -------
@@ -203,6 +238,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                            fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
                            use_scores=use_scores, incompat_prior=incompat_prior,
                            weight_bins=weight_bins, discard_orphans=discard_orphans,
+                           bias_sample=bias_sample,
                            track_order=group_by_name is None, progress=progress)
     if rc == _reader.RC["recurring"]:
         logger.warning("%s: read %s appears again after other reads and the records are in "
@@ -215,6 +251,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                                fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
                                use_scores=use_scores, incompat_prior=incompat_prior,
                                weight_bins=weight_bins, discard_orphans=discard_orphans,
+                               bias_sample=bias_sample,
                                track_order=False, progress=progress)
         grouped = True
     spilled = False
@@ -225,7 +262,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                                       max_fraglen=max_fraglen, fld_mean=fld_mean, fld_sd=fld_sd,
                                       score_exp=score_exp, use_scores=use_scores,
                                       incompat_prior=incompat_prior, weight_bins=weight_bins,
-                                      discard_orphans=discard_orphans)
+                                      discard_orphans=discard_orphans, bias_sample=bias_sample)
     _check(rc, builder, path, sort_memory)
     if builder.n_records == 0:
         raise InputError(f"{path}: no alignment records")
@@ -274,6 +311,11 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         "grouped_by_name_in_memory": bool(grouped),
         "grouping_bytes": int(builder.sort_bytes),
         "grouped_on_disk": spilled,
+        "score_exp": float(builder.score_scale),
+        "score_exp_learnt": bool(score_exp is None and builder.score_scale != 1.0
+                                 and builder.n_edit_comparisons >= 20),
+        "error_rate": float(builder.error_rate),
+        "as_penalty_per_edit": float(builder.penalty_per_edit),
     }
     counts_by_format = builder.format_counts()
     compatible = builder.n_assigned / max(1, builder.n_assigned + builder.n_incompatible)
@@ -294,7 +336,9 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                        path, 100 * compatible, library_type,
                        ", ".join(f"{k} {v}" for k, v in counts_by_format.items() if v),
                        "down-weighted by --incompat-prior" if incompat_prior > 0 else "dropped")
-    classes = EqClasses(offsets, tids, weights, counts, builder.fld_histogram(), library, stats)
+    sample = AlignmentSample(*builder.bias_sample()) if bias_sample > 0 else None
+    classes = EqClasses(offsets, tids, weights, counts, builder.fld_histogram(), library, stats,
+                        sample)
     logger.info("%s: %d records, %d fragments (%d assigned), %d equivalence classes, library "
                 "type %s", path, builder.n_records, builder.n_fragments, builder.n_assigned,
                 classes.n_classes, builder.library_name)
@@ -303,13 +347,14 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
 
 def _run(handle, index, tid_map, grouped, n_threads, library_type, *, sort_memory, burnin,
          max_fraglen, fld_mean, fld_sd, score_exp, use_scores, incompat_prior, weight_bins,
-         discard_orphans, track_order, progress):
+         discard_orphans, bias_sample, track_order, progress):
     builder = _reader.EqBuilder(
         len(index), tid_map, np.ascontiguousarray(index.lengths, dtype=np.int64),
         lib_type=_reader.LIB_CODES[library_type], burnin=burnin, max_fraglen=max_fraglen,
-        fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp, use_scores=int(use_scores),
-        incompat_prior=incompat_prior, n_bins=weight_bins, discard_orphans=int(discard_orphans),
-        track_order=int(track_order))
+        fld_mean=fld_mean, fld_sd=fld_sd, score_exp=1.0 if score_exp is None else score_exp,
+        use_scores=int(use_scores), incompat_prior=incompat_prior, n_bins=weight_bins,
+        discard_orphans=int(discard_orphans), track_order=int(track_order),
+        learn_scores=int(score_exp is None), bias_sample=int(bias_sample))
     threads = max(1, min(int(n_threads), 4))
     # htslib's own messages about a damaged record would add lines to our one-line error
     saved = pysam.set_verbosity(0)

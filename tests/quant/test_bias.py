@@ -1,0 +1,99 @@
+"""Bias models and the learnt alignment term, on the bundled demo (unbiased bowtie2 BAM)."""
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from emseq.errors import UsageError
+from emseq.quant import load_transcripts, quantify
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "quant"
+BAM, FASTA = DATA / "demo.bam", DATA / "demo_transcripts.fa.gz"
+
+
+@pytest.fixture(scope="module")
+def index():
+    return load_transcripts(FASTA)
+
+
+@pytest.fixture(scope="module")
+def plain(index):
+    return quantify(BAM, index, n_threads=1)
+
+
+@pytest.fixture(scope="module")
+def corrected(index):
+    return quantify(BAM, index, n_threads=1, seq_bias=True, gc_bias=True, pos_bias=True)
+
+
+def test_learnt_score_scale_matches_the_simulated_error_rate(plain):
+    stats = plain.eq_classes.stats
+    # the demo reads carry 0.5% substitutions at Q40 (bowtie2: 6 AS points per mismatch)
+    assert stats["score_exp_learnt"]
+    assert 0.004 < stats["error_rate"] < 0.006
+    assert stats["as_penalty_per_edit"] == pytest.approx(6.0, abs=0.5)
+    e = stats["error_rate"]
+    assert stats["score_exp"] == pytest.approx(np.log((1 - e) / (e / 3)) / 6.0, rel=0.1)
+
+
+def test_score_exp_override_is_kept(index):
+    r = quantify(BAM, index, n_threads=1, score_exp=2.0)
+    assert r.eq_classes.stats["score_exp"] == 2.0
+    assert not r.eq_classes.stats["score_exp_learnt"]
+
+
+def test_unbiased_data_changes_little(plain, corrected):
+    assert corrected.bias is not None
+    ratio = corrected.bias.correction
+    assert np.percentile(ratio, 5) > 0.8 and np.percentile(ratio, 95) < 1.25
+    x, y = plain.abundances["TPM"], corrected.abundances["TPM"]
+    expressed = (x > 1) | (y > 1)
+    assert spearmanr(x[expressed], y[expressed])[0] > 0.99
+    _, curve = corrected.bias.gc_ratio_curve()
+    obs = corrected.bias.gc_obs / corrected.bias.gc_obs.sum()
+    busy = obs > 0.02   # bins holding most fragments: observed close to expected
+    assert np.all(np.abs(curve[busy] - 1) < 0.25)
+
+
+def test_objective_never_decreases_after_correction(corrected):
+    trace = corrected.convergence["log_likelihood"].to_numpy()
+    assert np.all(np.diff(trace) >= -1e-9 * np.abs(trace[1:]))
+
+
+def test_outputs_and_meta_flags(corrected, tmp_path):
+    out = corrected.write(tmp_path / "q")
+    meta = json.loads((out / "aux_info" / "meta_info.json").read_text())
+    assert meta["seq_bias_correct"] and meta["gc_bias_correct"] and meta["pos_bias_correct"]
+    for name in ("obs_gc.gz", "exp_gc.gz", "obs5_seq.gz", "exp5_seq.gz", "obs3_seq.gz",
+                 "exp3_seq.gz", "obs_pos.gz", "exp_pos.gz"):
+        lines = gzip.open(out / "aux_info" / name, "rt").read().splitlines()
+        assert len(lines) > 5
+    assert lines[0] == "length_class\tupper_bound\tbin\tweight"
+
+
+def test_too_few_fragments_falls_back_with_a_warning(index, caplog):
+    from emseq.quant.bias import BiasOptions
+
+    r = quantify(BAM, index, n_threads=1, gc_bias=True,
+                 bias_options=BiasOptions(min_fragments=10**9))
+    assert r.bias is None
+    assert any("at least" in m for m in caplog.messages)
+
+
+def test_gc_bias_without_sequences_is_a_usage_error():
+    with pytest.raises(UsageError, match="transcript sequences"):
+        quantify(BAM, None, gc_bias=True)
+
+
+def test_cli_gc_bias_without_fasta_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "emseq", "quant", "-a", str(BAM), "--gcBias",
+                           "-o", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "transcripts" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
