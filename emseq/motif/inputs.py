@@ -14,15 +14,13 @@ from ..errors import InputError
 from ..io.fasta import FastaRecord, read_fasta
 from .alphabet import EncodedSequences, encode
 from .background import Background
-from .options import SearchOptions
+from .options import SCAN_LETTERS, SearchOptions
 
 __all__ = ["load_sequences", "longest_known_run", "chunked", "SearchInput", "SCAN_LETTERS",
            "TCM_CHUNK"]
 
 logger = logging.getLogger("emseq.motif.search")
 
-#: letters of the data the seeds are scored on (a random subset of sequences beyond this)
-SCAN_LETTERS = 200_000
 #: piece length of long sequences in the TCM starting-point search
 TCM_CHUNK = 500
 
@@ -147,10 +145,11 @@ class SearchInput:
                 rng: np.random.Generator) -> "SearchInput":
         """Background log-probabilities and the scan set, computed once."""
         bglp = background.logprob(data)
-        if len(data.codes) > SCAN_LETTERS:
+        limit = options.search_letters
+        if limit and len(data.codes) > limit:
             order = rng.permutation(data.n_sequences)
             cum = np.cumsum(data.lengths[order])
-            scan_index = np.sort(order[:max(2, int(np.searchsorted(cum, SCAN_LETTERS)) + 1)])
+            scan_index = np.sort(order[:max(2, int(np.searchsorted(cum, limit)) + 1)])
             scan = data.subset(scan_index)
         else:
             scan_index = np.arange(data.n_sequences)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from .background import MAX_ORDER
 
-__all__ = ["MODELS", "DEFAULT_STARTS", "SearchOptions"]
+__all__ = ["MODELS", "DEFAULT_STARTS", "SCAN_LETTERS", "SearchOptions"]
 
 #: the mixture models and their codes in the E-step kernel (``anr`` is MEME's name of ``tcm``)
 MODELS = {"oops": 0, "zoops": 1, "tcm": 2, "anr": 2}
@@ -16,6 +16,8 @@ MODELS = {"oops": 0, "zoops": 1, "tcm": 2, "anr": 2}
 #: planted 20x200 OOPS unchanged); on TCM 4 starts find lower E-values that place fewer true
 #: sites (20x200 nPC 0.73 -> 0.72), and ZOOPS does not change: both keep 2
 DEFAULT_STARTS = {"oops": 4, "zoops": 2, "tcm": 2}
+#: letters of the data the seeds are scored on (a random subset of sequences beyond this)
+SCAN_LETTERS = 200_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,16 @@ class SearchOptions:
         Over-represented k-mers used as seeds (besides sampled substrings).
     n_threads : int
         Threads the kernels may use (the search lowers it on small data).
+    min_sites, max_sites : int or None
+        Fewest and most sites of a motif (None: 2, and every candidate: the number of
+        sequences for ZOOPS, max(5 x sequences, 100) for TCM); OOPS always has one per
+        sequence.
+    evt : float
+        MEME's E-value threshold: the search stops at the first motif whose E-value exceeds
+        it (that motif is not reported). Default: no limit, as MEME.
+    search_letters : int
+        Letters of the scan set of the starting-point search (MEME's ``-searchsize``): a
+        random subset of sequences beyond this; 0 for all.
     """
 
     model: str = "zoops"
@@ -61,6 +73,16 @@ class SearchOptions:
     n_starts: int = 2
     n_kmers: int = 32
     n_threads: int = 1
+    min_sites: int | None = None
+    max_sites: int | None = None
+    evt: float = float("inf")
+    search_letters: int = SCAN_LETTERS
+
+    def site_range(self, n_candidates: int) -> tuple[int, int]:
+        """The numbers of sites allowed among ``n_candidates`` (inclusive bounds)."""
+        lo = 2 if self.min_sites is None else max(2, self.min_sites)
+        hi = n_candidates if self.max_sites is None else min(n_candidates, self.max_sites)
+        return lo, max(lo, hi)
 
     @property
     def model_code(self) -> int:
@@ -73,7 +95,10 @@ class SearchOptions:
 
     @staticmethod
     def validate(mod: str, nmotifs: int, minw: int, maxw: int, markov_order: int,
-                 prior_strength: float, n_starts: int | None) -> tuple[str, int]:
+                 prior_strength: float, n_starts: int | None,
+                 nsites: int | None = None, minsites: int | None = None,
+                 maxsites: int | None = None, evt: float = float("inf"),
+                 searchsize: int | None = None) -> tuple[str, int, int | None, int | None]:
         """Check the user's values (one clear line each); returns the model and its starts."""
         mod = str(mod).lower()
         if mod not in MODELS:
@@ -95,4 +120,19 @@ class SearchOptions:
             n_starts = DEFAULT_STARTS["tcm" if mod == "anr" else mod]
         if int(n_starts) < 1:
             raise UsageError(f"--starts must be at least 1, got {n_starts}")
-        return mod, int(n_starts)
+        if nsites is not None:
+            if minsites is not None or maxsites is not None:
+                raise UsageError("--nsites sets both --minsites and --maxsites: give one or "
+                                 "the other")
+            minsites = maxsites = nsites
+        for name, value in (("--minsites", minsites), ("--maxsites", maxsites)):
+            if value is not None and int(value) < 2:
+                raise UsageError(f"{name} must be at least 2, got {value}")
+        if minsites is not None and maxsites is not None and int(minsites) > int(maxsites):
+            raise UsageError(f"--minsites {minsites} is larger than --maxsites {maxsites}")
+        if not evt > 0:
+            raise UsageError(f"--evt must be positive, got {evt}")
+        if searchsize is not None and int(searchsize) < 0:
+            raise UsageError(f"--searchsize must be 0 (all) or positive, got {searchsize}")
+        return (mod, int(n_starts), None if minsites is None else int(minsites),
+                None if maxsites is None else int(maxsites))

@@ -33,12 +33,12 @@ from .background import Background
 from .erase import erase_sites
 from .fit import fit_em
 from .inputs import SearchInput, load_sequences, longest_known_run
-from .options import DEFAULT_STARTS, MODELS, SearchOptions
+from .options import DEFAULT_STARTS, MODELS, SCAN_LETTERS, SearchOptions
 from .result import Motif, MotifResult, MotifSet, consensus
 from .shorten import shorten
 from .sites import select_sites, sites_frame
 from .stats import llr_bits
-from .widths import search_widths, width_grid
+from .widths import refine_width, search_widths, width_grid
 from .windows import SequenceView
 
 __all__ = ["discover", "find_motif", "Motif", "MotifSet", "MotifResult", "width_grid",
@@ -53,6 +53,8 @@ _LN10 = math.log(10.0)
 FINAL_CANDIDATES = 1
 #: MEME-style shortening of the best motif (the most significant sub-range of its columns)
 SHORTEN = True
+#: widths off the grid around the grid's best (:func:`.widths.refine_width`)
+REFINE = True
 CONVERGENCE_COLUMNS = ["motif", "width", "start", "phase", "iteration", "log_likelihood",
                        "delta", "relative_delta", "seconds"]
 SITE_COLUMNS = ["motif", "sequence", "start", "end", "strand", "score", "p_value", "site"]
@@ -72,6 +74,10 @@ def find_motif(inp: SearchInput, full: SequenceView, widths: Sequence[int], moti
     best, cands = search_widths(inp, view, widths, motif_index, bar)
     if best is None:
         return None
+    if REFINE:
+        refined = refine_width(inp, view, best, widths, motif_index)
+        cands += refined
+        best = min([best] + refined, key=lambda c: c["loge"])
     # full EM from the best candidate and from its MEME-style shortening; the lowest
     # E-value after the full EM wins (EM maximises the likelihood, not the E-value, so the
     # order of two candidates can change once both have converged)
@@ -112,7 +118,10 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
              markov_order: int = 2, bfile: str | os.PathLike[str] | None = None,
              mask_lowercase: bool = False, prior_strength: float = 0.25, max_iter: int = 50,
              theta_tol: float = 1e-3, n_starts: int | None = None, n_kmers: int = 32,
-             random_state: int | None = 0, progress_bar: bool | None = None) -> MotifResult:
+             random_state: int | None = 0, progress_bar: bool | None = None,
+             evt: float = float("inf"), nsites: int | None = None,
+             minsites: int | None = None, maxsites: int | None = None,
+             searchsize: int | None = None) -> MotifResult:
     """Discover motifs in DNA sequences with MEME's mixture models fitted by EM.
 
     Parameters
@@ -150,13 +159,22 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
         Seed of the substring sampling.
     progress_bar : bool, optional
         Show a progress bar over widths (None: only on a terminal).
+    evt : float, default=inf
+        MEME's ``-evt``: stop at the first motif whose E-value exceeds it (not reported).
+    nsites, minsites, maxsites : int, optional
+        MEME's site counts (ZOOPS/TCM): exactly ``nsites``, or between ``minsites`` (default
+        2) and ``maxsites`` (default: every candidate).
+    searchsize : int, optional
+        Letters the starting points are searched on (MEME's ``-searchsize``; default
+        ``SCAN_LETTERS``, 0 for all).
 
     Returns
     -------
     MotifResult
     """
-    mod, n_starts = SearchOptions.validate(mod, nmotifs, minw, maxw, markov_order,
-                                           prior_strength, n_starts)
+    mod, n_starts, min_sites, max_sites = SearchOptions.validate(
+        mod, nmotifs, minw, maxw, markov_order, prior_strength, n_starts, nsites, minsites,
+        maxsites, evt, searchsize)
     threads = resolve_threads(n_threads)
     data = load_sequences(sequences, mask_lowercase)
     # the longest run of known letters (within a sequence) decides whether any site is possible
@@ -182,7 +200,9 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
                             minw=int(minw), maxw=maxw_eff, revcomp=bool(revcomp), pal=bool(pal),
                             prior_strength=prior_strength, max_iter=max_iter,
                             theta_tol=theta_tol, n_starts=n_starts, n_kmers=n_kmers,
-                            n_threads=threads)
+                            n_threads=threads, min_sites=min_sites, max_sites=max_sites,
+                            evt=float(evt),
+                            search_letters=SCAN_LETTERS if searchsize is None else int(searchsize))
     inp = SearchInput.prepare(data, bg, options, np.random.default_rng(random_state))
     motifs = MotifSet()
     site_frames = []
@@ -194,6 +214,10 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
             sel = find_motif(inp, full, widths, m, bar)
             if sel is None:
                 logger.warning("motif %d: no further motif could be fitted; stopping", m)
+                break
+            if sel["loge"] / _LN10 > math.log10(options.evt):
+                logger.info("motif %d: E-value 10^%.1f exceeds --evt %g; stopping", m,
+                            sel["loge"] / _LN10, options.evt)
                 break
             motif_id = str(m)
             sites = sites_frame(inp, motif_id, sel, sel["theta"])
@@ -211,5 +235,6 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
                    else pd.DataFrame(columns=CONVERGENCE_COLUMNS))
     params = dict(mod=mod, nmotifs=nmotifs, minw=minw, maxw=maxw, revcomp=revcomp, pal=pal,
                   markov_order=bg.order, bfile=str(bfile) if bfile else None,
-                  mask_lowercase=mask_lowercase, n_threads=threads)
+                  mask_lowercase=mask_lowercase, n_threads=threads, evt=float(evt),
+                  minsites=min_sites, maxsites=max_sites)
     return MotifResult(motifs, sites, convergence, bg, params, data.n_sequences)

@@ -84,7 +84,10 @@ def select_sites(inp: SearchInput, data: EncodedSequences, win: Windows, theta: 
     if inp.options.model == "oops":
         ns = np.array([len(pos)])
     else:
-        ns = np.arange(2, len(pos) + 1)
+        lo, hi = inp.options.site_range(len(pos))
+        if lo > len(pos):
+            return None
+        ns = np.arange(lo, hi + 1)
     nalign = log_alignments(inp.options.model, inp.options.n_strands, win, ns)
     loge = log_evalue(cum[ns - 1], inp.background.freqs, nalign)
     g = int(np.argmin(loge))

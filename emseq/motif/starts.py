@@ -111,10 +111,13 @@ def starting_points(inp: SearchInput, scan: SequenceView, w: int
     if opts.model == "oops":
         grid = np.array([n_used])
     else:
-        grid = [2]
-        while grid[-1] * 2 < n_used:
+        lo, hi = opts.site_range(n_used)
+        if lo > n_used:
+            return []
+        grid = [lo]
+        while grid[-1] * 2 < hi:
             grid.append(grid[-1] * 2)
-        grid = np.unique(np.array(grid + [n_used]))
+        grid = np.unique(np.array(grid + [hi]))
     nalign = log_alignments(opts.model, opts.n_strands, win, grid)
     best: list[tuple[float, int, int]] = []  # (logE, seed, n)
     order = np.argsort(-score, axis=1, kind="stable")[:, :n_used]
