@@ -1,13 +1,60 @@
-"""``emseq motif INPUT.fa -o OUT/``: MEME-style de novo motif discovery."""
+"""``emseq motif INPUT.fa -o OUT/``: MEME-style de novo motif discovery.
+
+MEME's own spellings are accepted too (``emseq motif seqs.fa -dna -revcomp -mod zoops
+-nmotifs 2 -minw 8 -maxw 50 -oc DIR``): before parsing, each single-dash MEME option is
+rewritten to its emseq spelling (:data:`MEME_OPTIONS`), so ``-oc DIR`` is the output folder,
+never ``-o c``. Differences from MEME: sites are searched on both strands unless
+``--single-strand`` (MEME: the given strand unless ``-revcomp``); ``-o`` and ``-oc`` both
+replace an existing output folder; the alphabet is DNA only.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from typing import Sequence
 
 HELP = "find DNA sequence motifs de novo with MEME's mixture models (OOPS/ZOOPS/TCM) fitted by EM"
 
 logger = logging.getLogger("emseq.motif")
+
+#: MEME's single-dash options and their emseq spellings (None: accepted and ignored)
+MEME_OPTIONS = {
+    "-dna": None, "-rna": None, "-revcomp": "--revcomp", "-pal": "--pal", "-mod": "--mod",
+    "-nmotifs": "--nmotifs", "-minw": "--minw", "-maxw": "--maxw", "-nsites": "--nsites",
+    "-minsites": "--minsites", "-maxsites": "--maxsites", "-evt": "--evt",
+    "-markov_order": "--markov-order", "-bfile": "--bfile", "-oc": "--output",
+    "-searchsize": "--searchsize", "-seed": "--seed", "-nostatus": "--quiet",
+    "-maxiter": "--maxiter",
+}
+#: MEME options whose feature emseq does not have: a clear usage error, not a silent no-op
+MEME_UNSUPPORTED = {"-protein": "emseq motif finds DNA motifs only",
+                    "-alph": "emseq motif finds DNA motifs only (alphabet ACGT)",
+                    "-neg": "control sequences are not supported yet",
+                    "-objfun": "only MEME's classic objective is supported yet"}
+
+
+def translate_meme_options(argv: Sequence[str]) -> list[str]:
+    """``argv`` with MEME's single-dash options rewritten to emseq's (see module doc)."""
+    from ..errors import UsageError
+
+    out: list[str] = []
+    for token in argv:
+        if token in MEME_UNSUPPORTED:
+            raise UsageError(f"{token}: {MEME_UNSUPPORTED[token]}")
+        if token in MEME_OPTIONS:
+            if MEME_OPTIONS[token] is not None:
+                out.append(MEME_OPTIONS[token])
+            continue
+        out.append(token)
+    return out
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,8 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sites per sequence: zero or one, exactly one, any number "
                         "(anr = tcm)")
     parser.add_argument("--nmotifs", type=int, default=1, help="motifs to find")
+    parser.add_argument("--evt", type=_positive_float, default=float("inf"), metavar="E",
+                        help="stop once a motif's E-value exceeds E (MEME's -evt; default: "
+                             "no limit, as MEME)")
     parser.add_argument("--minw", type=int, default=6, help="smallest motif width")
     parser.add_argument("--maxw", type=int, default=20, help="largest motif width")
+    parser.add_argument("--nsites", type=int, default=None, metavar="N",
+                        help="exactly N sites (ZOOPS/TCM; sets --minsites and --maxsites)")
+    parser.add_argument("--minsites", type=int, default=None, metavar="N",
+                        help="at least N sites (default: 2)")
+    parser.add_argument("--maxsites", type=int, default=None, metavar="N",
+                        help="at most N sites (default: the number of sequences for ZOOPS, "
+                             "max(5 x sequences, 100) for TCM)")
     strands = parser.add_mutually_exclusive_group()
     strands.add_argument("--revcomp", dest="revcomp", action="store_true", default=True,
                          help="sites on both strands")
@@ -33,7 +90,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--starts", type=int, default=None, metavar="N",
                         help="EM runs per width, from the best starting points "
                              "(default: 4 with --mod oops, 2 otherwise)")
+    parser.add_argument("--searchsize", type=int, default=None, metavar="N",
+                        help="letters the starting points are searched on (a random subset of "
+                             "sequences beyond; default 200000, 0: all)")
+    parser.add_argument("--maxiter", type=int, default=50, metavar="N",
+                        help="EM iterations at most per run")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the substring sampling")
+    _parse_meme_spellings(parser)
+
+
+def _parse_meme_spellings(parser: argparse.ArgumentParser) -> None:
+    """Let the sub-parser read MEME's spellings, and report unknown options under its own
+    usage (not under emseq's top-level usage)."""
+    parse_known = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        from ..errors import UsageError
+
+        try:
+            argv = translate_meme_options(list(args) if args is not None else [])
+        except UsageError as exc:
+            parser.error(str(exc))
+        namespace, extras = parse_known(argv, namespace)
+        if extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
                       minw=args.minw, maxw=args.maxw, revcomp=args.revcomp, pal=args.pal,
                       bfile=args.bfile, markov_order=args.markov_order,
                       mask_lowercase=args.mask_lowercase, n_starts=args.starts,
-                      random_state=args.seed)
+                      random_state=args.seed, evt=args.evt, nsites=args.nsites,
+                      minsites=args.minsites, maxsites=args.maxsites,
+                      searchsize=args.searchsize, max_iter=args.maxiter)
     result.write(args.output)
     logger.info("%d motif(s) written to %s", len(result.motifs), args.output)
     return 0

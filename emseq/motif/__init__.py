@@ -6,7 +6,10 @@
 
 from .alphabet import EncodedSequences, encode
 from .background import Background
-from .search import MODELS, Motif, MotifResult, MotifSet, consensus, discover, width_grid
+from .options import MODELS, SearchOptions
+from .result import Motif, MotifResult, MotifSet, consensus
+from .search import discover
+from .widths import width_grid
 
 __all__ = ["discover", "Motif", "MotifSet", "MotifResult", "Background", "EncodedSequences",
            "encode", "consensus", "width_grid", "MODELS"]

@@ -13,7 +13,7 @@ from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .alphabet import LETTERS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .search import Motif, MotifResult
+    from .result import Motif, MotifResult
 
 __all__ = ["meme_text", "jaspar_text", "draw_logo", "write_result"]
 
@@ -92,7 +92,7 @@ def draw_logo(motif: "Motif", path: str | os.PathLike[str]) -> None:
     fig, axes = plt.subplots(2, 1, figsize=(max(4.0, 0.45 * motif.width + 1.2), 4.2))
     _draw_pwm(axes[0], motif.pwm, f"motif {motif.id} {motif.consensus}  E = {motif.e_value_text}")
     rc = motif.pwm[::-1, ::-1]
-    from .search import consensus
+    from .result import consensus
 
     _draw_pwm(axes[1], rc, f"reverse complement {consensus(rc)}")
     fig.tight_layout()

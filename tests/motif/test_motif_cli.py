@@ -162,3 +162,42 @@ def test_subprocess_entry_point(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "error" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_meme_single_dash_spellings(tmp_path):
+    """MEME's own command line works; -oc is the output folder, never `-o c`."""
+    out = tmp_path / "meme_out"
+    code = main(["motif", str(DATA / "crp0.s"), "-dna", "-revcomp", "-mod", "zoops",
+                 "-nmotifs", "2", "-minw", "8", "-maxw", "12", "-markov_order", "1",
+                 "-maxsites", "10", "-evt", "1e300", "-oc", str(out), "-p", "1", "-nostatus"])
+    assert code == 0
+    assert (out / "motifs.meme").is_file() and not (ROOT / "c").exists()
+    table = pd.read_csv(out / "motifs.tsv", sep="\t")
+    assert len(table) == 2 and (table["sites"] <= 10).all()
+    assert table["width"].between(8, 12).all()
+
+
+def test_meme_unknown_option_under_motif_usage(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["motif", str(DATA / "crp0.s"), "-oc", str(tmp_path / "o"), "-nosuch", "3"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: emseq motif" in err and "-nosuch" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_meme_protein_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["motif", str(DATA / "crp0.s"), "-protein", "-oc", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    assert "DNA" in capsys.readouterr().err
+
+
+def test_nsites_with_minsites_is_a_usage_error(tmp_path, capsys):
+    code, msg = _bad(tmp_path, [DATA / "crp0.s", "--nsites", "5", "--minsites", "3"], capsys)
+    assert code == 2 and "--nsites" in msg
+
+
+def test_minsites_above_maxsites(tmp_path, capsys):
+    code, msg = _bad(tmp_path, [DATA / "crp0.s", "--minsites", "9", "--maxsites", "4"], capsys)
+    assert code == 2 and "--minsites" in msg

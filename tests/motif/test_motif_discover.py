@@ -205,3 +205,39 @@ def test_tcm_on_one_long_sequence():
     assert pwm_correlation(r.motifs[0].pwm, planted.pwm) > 0.9
     acc = site_accuracy(r.sites, planted.sites, {"seq1": 6000})
     assert acc["sSn"] > 0.8 and acc["sPPV"] > 0.7, acc
+
+
+def test_nsites_fixes_the_number_of_sites():
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "data" / "motif" / "crp0.s"
+    result = discover(data, mod="zoops", minw=12, maxw=16, nsites=7, n_threads=1,
+                      progress_bar=False)
+    assert result.motifs[0].nsites == 7 and len(result.sites) == 7
+
+
+def test_evt_stops_at_the_first_insignificant_motif():
+    """lex0's second motif is not significant (E > 1): -evt 1 reports LexA only, and no
+    reported motif has an E-value above the threshold."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "data" / "motif" / "lex0.s"
+    every = discover(data, mod="zoops", nmotifs=2, n_threads=1, progress_bar=False)
+    assert len(every.motifs) == 2 and every.motifs[1].log10_e_value > 0
+    kept = discover(data, mod="zoops", nmotifs=2, evt=1.0, n_threads=1, progress_bar=False)
+    assert len(kept.motifs) == 1
+    assert kept.motifs[0].log10_e_value == every.motifs[0].log10_e_value
+    assert set(kept.sites["motif"]) == {"1"}
+
+
+def test_width_refinement_reaches_widths_off_the_grid():
+    """crp0 (true sites 22 bp): the grid 8, 11, 16, 23, ... misses 17-22; the refinement
+    around the grid's best reaches them (TCM: width 20 with MEME's defaults)."""
+    from pathlib import Path
+
+    from emseq.motif import width_grid
+
+    data = Path(__file__).resolve().parents[2] / "data" / "motif" / "crp0.s"
+    result = discover(data, mod="tcm", minw=8, maxw=50, n_threads=1, progress_bar=False)
+    assert result.motifs[0].width not in width_grid(8, 50)
+    assert "refine" in set(result.convergence["phase"])

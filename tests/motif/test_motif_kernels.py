@@ -9,7 +9,7 @@ from scipy.special import logsumexp
 from emseq.motif import _kernels
 from emseq.motif.alphabet import encode, revcomp_codes
 from emseq.motif.background import Background
-from emseq.motif.search import _windows
+from emseq.motif.windows import windows as site_windows
 
 
 def _random_data(rng, n=5, lo=6, hi=30, unknown=True):
@@ -79,7 +79,7 @@ def test_estep_matches_numpy(model, prior, revcomp, n_threads):
     bglp = bg.logprob(data)
     w = 5
     erase = rng.uniform(0.2, 1.0, len(data.codes))
-    win = _windows(data, bglp, w, erase)
+    win = site_windows(data, bglp, w, erase)
     lp = np.ascontiguousarray(np.log(rng.dirichlet(np.ones(4), size=w)))
     counts = np.zeros((n_threads, w, 4))
     ll = np.zeros(data.n_sequences)
@@ -99,7 +99,7 @@ def test_best_sites_and_scores_match_numpy():
     bg = Background.estimate(data, 0)
     bglp = bg.logprob(data)
     w = 4
-    win = _windows(data, bglp, w, None)
+    win = site_windows(data, bglp, w, None)
     lps = np.ascontiguousarray(np.log(rng.dirichlet(np.ones(4), size=(3, w))))
     score = np.empty((3, data.n_sequences))
     pos = np.empty((3, data.n_sequences), dtype=np.int64)

@@ -1,0 +1,192 @@
+"""Starting points of EM for one width (MEME's idea of scoring many seeds cheaply).
+
+Seeds are the most over-represented k-mers (Poisson log-likelihood ratio against the Markov
+background) placed in the middle of the motif, plus substrings of the data (all of them in
+small data sets, a bounded random sample otherwise). Each seed is scored against every window
+of the scan set (Cython kernel, linear in the data), the best site per sequence is kept, and
+the top ``n`` sites (``n`` on a geometric grid) are aligned and scored by their E-value; the
+``n_starts`` best distinct alignments become starting points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+from .alphabet import EncodedSequences
+from .fit import mstep_theta
+from .inputs import SearchInput
+from .stats import log_evalue
+from .windows import SequenceView, Windows, log_alignments, site_letters
+
+__all__ = ["kmer_seeds", "starting_points", "palindrome_counts", "SEED_PAIRS", "SEED_PROB"]
+
+#: seed x window pairs scored per width in the starting-point search (bounds its cost)
+SEED_PAIRS = 4_000_000
+#: probability of a seed's own letter in its PWM (the rest shared by the other letters)
+SEED_PROB = 0.7
+
+
+def kmer_seeds(inp: SearchInput, scan: SequenceView, w: int) -> list[np.ndarray]:
+    """PWMs of width ``w`` from the most over-represented k-mers (k = min(w, 8)), centred."""
+    bg = inp.background
+    opts = inp.options
+    k = min(w, 8)
+    win = scan.windows(k)
+    counts = np.zeros(4 ** k)
+    _kernels.count_words(scan.data.codes, win.logw, k, counts)
+    total = counts.sum()
+    if total <= 0:
+        return []
+    kmers = np.arange(4 ** k)
+    digits = np.stack([(kmers >> (2 * (k - 1 - j))) & 3 for j in range(k)], axis=1)
+    logp = np.zeros(4 ** k)
+    offs = [0]
+    for o in range(bg.order + 1):
+        offs.append(offs[-1] + 4 ** (o + 1))
+    for j in range(k):
+        o = min(j, bg.order)
+        ctx = np.zeros(4 ** k, dtype=np.int64)
+        for q in range(j - o, j):
+            ctx = ctx * 4 + digits[:, q]
+        logp += bg.logcond[offs[o] + ctx * 4 + digits[:, j]]
+    expected = total * np.exp(logp)
+    if opts.revcomp:
+        rc = np.zeros(4 ** k, dtype=np.int64)
+        for j in range(k):
+            rc = rc * 4 + (3 - digits[:, k - 1 - j])
+        counts = counts + counts[rc]
+        expected = expected + expected[rc]
+        canonical = kmers <= rc
+    else:
+        canonical = np.ones(4 ** k, bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(counts > expected,
+                         counts * np.log(counts / expected) - (counts - expected), 0.0)
+    score[~canonical | (counts < 3)] = 0.0
+    top = np.argsort(score)[::-1][:opts.n_kmers]
+    top = top[score[top] > 0]
+    seeds = []
+    left = (w - k) // 2
+    for km in top:
+        pwm = np.tile(bg.freqs, (w, 1))
+        for j in range(k):
+            row = np.full(4, (1.0 - SEED_PROB) / 3.0)
+            row[digits[km, j]] = SEED_PROB
+            pwm[left + j] = row
+        seeds.append(pwm)
+    return seeds
+
+
+def starting_points(inp: SearchInput, scan: SequenceView, w: int
+                    ) -> list[tuple[np.ndarray, float, float]]:
+    """The best starting points for width ``w``: (theta, prior, log E) of each."""
+    opts = inp.options
+    data = scan.data
+    win = scan.windows(w)
+    valid_pos = np.flatnonzero(np.isfinite(win.logw))
+    if len(valid_pos) == 0:
+        return []
+    seeds = kmer_seeds(inp, scan, w)
+    n_random = min(len(valid_pos), max(16, SEED_PAIRS // max(len(valid_pos), 1)))
+    if n_random >= len(valid_pos):
+        picks = valid_pos
+    else:
+        picks = np.sort(inp.rng.choice(valid_pos, size=n_random, replace=False))
+    letters = data.codes[picks[:, None] + np.arange(w)]
+    random_pwms = np.full((len(picks), w, 4), (1.0 - SEED_PROB) / 3.0)
+    np.put_along_axis(random_pwms, letters[..., None].astype(np.int64), SEED_PROB, axis=2)
+    lps = np.log(np.concatenate([np.array(seeds).reshape(-1, w, 4), random_pwms]))
+    lps = np.ascontiguousarray(lps)
+    n_seeds, nseq = len(lps), data.n_sequences
+    score = np.empty((n_seeds, nseq))
+    pos = np.empty((n_seeds, nseq), dtype=np.int64)
+    strand = np.empty((n_seeds, nseq), dtype=np.int8)
+    _kernels.best_sites(data.codes, data.offsets, lps, win.bgwin, win.logw, opts.revcomp,
+                        score, pos, strand, inp.n_threads)
+    used = win.n_valid > 0
+    n_used = int(used.sum())
+    if n_used < 2:
+        return []
+    if opts.model == "oops":
+        grid = np.array([n_used])
+    else:
+        lo, hi = opts.site_range(n_used)
+        if lo > n_used:
+            return []
+        grid = [lo]
+        while grid[-1] * 2 < hi:
+            grid.append(grid[-1] * 2)
+        grid = np.unique(np.array(grid + [hi]))
+    nalign = log_alignments(opts.model, opts.n_strands, win, grid)
+    best: list[tuple[float, int, int]] = []  # (logE, seed, n)
+    order = np.argsort(-score, axis=1, kind="stable")[:, :n_used]
+    chunk = max(1, 2_000_000 // max(n_used * w * 4, 1))
+    for lo in range(0, n_seeds, chunk):
+        hi = min(n_seeds, lo + chunk)
+        o = order[lo:hi]
+        p = np.take_along_axis(pos[lo:hi], o, axis=1)
+        s = np.take_along_axis(strand[lo:hi], o, axis=1)
+        lett = site_letters(data, p, s, w)
+        onehot = np.zeros(lett.shape + (4,), dtype=np.float32)
+        np.put_along_axis(onehot, lett[..., None].astype(np.int64), 1.0, axis=-1)
+        cum = np.cumsum(onehot, axis=1)[:, grid - 1]          # (chunk, G, w, 4)
+        loge = log_evalue(cum.astype(float), inp.background.freqs, nalign[None, :])
+        for i in range(hi - lo):
+            g = int(np.argmin(loge[i]))
+            best.append((float(loge[i, g]), lo + i, int(grid[g])))
+    best.sort()
+    starts: list[tuple[np.ndarray, float, float]] = []
+    seen: list[np.ndarray] = []
+    for loge, sd, nsite in best:
+        o = order[sd, :nsite]
+        if opts.pal:
+            counts = palindrome_counts(inp, data, win, pos[sd, o], strand[sd, o], w)
+        else:
+            lett = site_letters(data, pos[sd, o], strand[sd, o], w)
+            counts = np.zeros((w, 4))
+            np.add.at(counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+        theta = mstep_theta(inp, counts)
+        if any(np.abs(theta - t).max() < 0.05 for t in seen):
+            continue
+        seen.append(theta)
+        if opts.model == "zoops":
+            prior = min(max(nsite / n_used, 1e-3), 1.0 - 1e-3)
+        elif opts.model == "tcm":
+            prior = min(max(nsite / float(win.n_valid.sum()), 1e-8), 0.5 / w)
+        else:
+            prior = 1.0
+        starts.append((theta, prior, loge))
+        if len(starts) >= opts.n_starts:
+            break
+    return starts
+
+
+def palindrome_counts(inp: SearchInput, data: EncodedSequences, win: Windows, pos: np.ndarray,
+                      strand: np.ndarray, w: int, max_shift: int = 3) -> np.ndarray:
+    """Letter counts of the sites shifted so that their centre is a palindrome's centre.
+
+    A seed's alignment can be off the centre of symmetry of a palindromic motif, and the
+    palindrome-constrained EM cannot shift it; the shift (up to ``max_shift``) whose
+    symmetrised PWM explains the sites best is kept.
+    """
+    best_counts, best_score = None, -np.inf
+    logbg = np.log(inp.background.freqs)
+    for d in range(-max_shift, max_shift + 1):
+        p = pos + np.where(strand > 0, d, -d)
+        ok = (p >= 0) & (p < len(data.codes))
+        ok[ok] = np.isfinite(win.logw[p[ok]])
+        if ok.sum() < max(2, int(0.8 * len(pos))):
+            continue
+        lett = site_letters(data, p[ok], strand[ok], w)
+        counts = np.zeros((w, 4))
+        np.add.at(counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+        theta = mstep_theta(inp, counts)
+        score = float((counts * (np.log(theta) - logbg)).sum()) / ok.sum()
+        if score > best_score:
+            best_counts, best_score = counts, score
+    if best_counts is None:
+        lett = site_letters(data, pos, strand, w)
+        best_counts = np.zeros((w, 4))
+        np.add.at(best_counts, (np.broadcast_to(np.arange(w), lett.shape), lett), 1.0)
+    return best_counts
