@@ -23,7 +23,6 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import cholesky, solve_triangular
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -32,6 +31,7 @@ from .._threads import resolve_threads
 from ..em import ConvergenceMonitor, ConvergenceWarning, Squarem, best_of_restarts, run_em
 from ..errors import FitError, InputError, UsageError
 from . import _kernels
+from . import _initialisation as _init
 from ._missing import MissingRows, missing_estep
 
 __all__ = ["GaussianMixture", "DegenerateCovarianceError"]
@@ -200,8 +200,13 @@ class _Problem:
     def s2_size(self, K: int) -> int:
         return {"full": K * self.D * self.D, "tied": 0}.get(self.cov_type, K * self.D)
 
-    def e_step(self, weights, means, pc, covariances):
-        """Weighted objective sum and the statistics (nk, s1, s2) over all rows."""
+    def e_step(self, weights, means, pc, covariances, hard: bool | None = None):
+        """Weighted objective sum and the statistics (nk, s1, s2) over all rows.
+
+        ``hard`` overrides the problem's classification-EM flag (the k-means initialisation
+        takes one hard step whatever the fit does).
+        """
+        hard = self.hard if hard is None else hard
         K, D = means.shape
         kmeans, prec, aux, log_norm = _kernel_arrays(weights, means, pc, self.cov_type,
                                                      self.center)
@@ -211,7 +216,7 @@ class _Problem:
         s2 = np.zeros((B, self.s2_size(K)))
         ll = np.zeros(B)
         empty = np.empty(0)
-        _kernels.estep(self.X, self.sw_kernel, kmeans, prec, aux, log_norm, _COV_CODES[self.cov_type], self.hard, True,
+        _kernels.estep(self.X, self.sw_kernel, kmeans, prec, aux, log_norm, _COV_CODES[self.cov_type], hard, True,
                        nk, s1, s2, ll, empty, np.empty((0, K), dtype=self.X.dtype),
                        np.empty(0, dtype=np.int64), self.n_threads)
         ll_sum = float(ll.sum())
@@ -249,7 +254,7 @@ class _Problem:
         if self.missing is not None:
             full_cov = _full_covariances(covariances, self.cov_type, K, D)
             m_ll, _, _, _, m_nk, m_s1, m_s2 = missing_estep(self.missing, weights, means,
-                                                            full_cov, hard=self.hard)
+                                                            full_cov, hard=hard)
             ll_sum += m_ll
             nk_t = nk_t + m_nk
             s1_t = s1_t + m_s1
@@ -524,37 +529,59 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # -------------------------------------------------------------------- initialisation
     def _initial_parameters(self, X, sw, problem: _Problem, rng, user):
-        """(weights, means, covariances) as scikit-learn's ``_initialize_parameters``."""
+        """(weights, means, covariances) as scikit-learn's ``_initialize_parameters``.
+
+        Computed chunk by chunk (:mod:`emseq.mixture._initialisation`): no array of the size
+        of X or of ``(n_samples, n_components)`` is allocated.
+        """
         weights_u, means_u, prec_u = user
-        K = self.n_components
+        K, cov_type = self.n_components, self.covariance_type
         cov = None
         if weights_u is None or means_u is None or prec_u is None:
-            resp = self._initial_resp(X, sw, rng)
-            w0, means0, cov = _estimate_from_resp(X, sw, resp, self.reg_covar,
-                                                  self.covariance_type, problem)
+            w0, means0, cov = self._initial_estimate(X, sw, problem, rng)
         weights = w0 if weights_u is None else weights_u
         means = means0 if means_u is None else means_u
         if prec_u is not None:
-            pc = _precision_cholesky_from_precisions(prec_u, self.covariance_type)
-            cov = _covariance_from_precision_cholesky(pc, self.covariance_type)
+            pc = _precision_cholesky_from_precisions(prec_u, cov_type)
+            cov = _covariance_from_precision_cholesky(pc, cov_type)
         assert cov is not None and weights.shape == (K,)
         return np.array(weights, dtype=np.float64), np.array(means, dtype=np.float64), cov
 
-    def _initial_resp(self, X, sw, rng):
-        n, K = X.shape[0], self.n_components
-        if self.init_params == "kmeans":
-            labels = KMeans(n_clusters=K, n_init=1, random_state=rng).fit(
-                X, sample_weight=sw).labels_
-            return sp.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, K))
+    def _initial_estimate(self, X, sw, problem: _Problem, rng):
+        n, D = X.shape
+        K, cov_type, reg = self.n_components, self.covariance_type, self.reg_covar
+        n_threads = problem.n_threads
+
+        def tied_scatter():
+            if cov_type != "tied":
+                return None
+            return _scatter(X, np.empty(0) if sw is None else sw, np.zeros(D), n_threads)
+
         if self.init_params == "random":
-            resp = rng.uniform(size=(n, K)).astype(X.dtype)
-            resp /= resp.sum(axis=1)[:, None]
-            return resp
-        if self.init_params == "random_from_data":
-            idx = rng.choice(n, size=K, replace=False)
-        else:
-            _, idx = kmeans_plusplus(X, K, random_state=rng, sample_weight=sw)
-        return sp.csr_matrix((np.ones(K), (idx, np.arange(K))), shape=(n, K))
+            return _init.random_resp_parameters(X, sw, K, rng, reg, cov_type, tied_scatter())
+        if self.init_params in ("random_from_data", "k-means++"):
+            if self.init_params == "random_from_data":
+                idx = rng.choice(n, size=K, replace=False)
+            else:
+                shift = _init.mean_and_tolerance(X)[0]
+                _, idx = _init.kmeans_plusplus(X, K, sw, rng, shift, n_threads)
+            return _init.seed_parameters(X, sw, idx, reg, cov_type, tied_scatter())
+        centers = _init.kmeans_centers(X, K, sw, rng, n_threads)
+        if problem.missing is not None:  # clusters of the imputed rows, as before
+            labels = _init.labels_of(X, centers, n_threads)
+            resp = sp.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, K))
+            return _estimate_from_resp(X, sw, resp, reg, cov_type, problem)
+        # one hard E-step at the centres (unit covariances, equal weights: nearest centre)
+        eye = {"full": np.broadcast_to(np.eye(D), (K, D, D)).copy(), "tied": np.eye(D),
+               "diag": np.ones((K, D)), "spherical": np.ones(K)}[cov_type]
+        weights = np.full(K, 1.0 / K)
+        _, nk, s1, s2, tied = problem.e_step(weights, centers, eye, eye, hard=True)
+        eps = problem.eps
+        problem.eps = _init._eps(X)  # scikit-learn's 10 * eps(X.dtype) at initialisation
+        try:
+            return problem.m_step(centers, nk, s1, s2, tied)
+        finally:
+            problem.eps = eps
 
     # -------------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None) -> "GaussianMixture":
