@@ -25,13 +25,13 @@ from scipy.linalg import cholesky, solve_triangular
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from .._threads import resolve_threads
 from ..em import ConvergenceMonitor, ConvergenceWarning, Squarem, best_of_restarts, run_em
 from ..errors import FitError, InputError, UsageError
 from . import _kernels
 from . import _initialisation as _init
+from ._blas import one_blas_thread
 from ._missing import MissingRows, missing_estep
 
 __all__ = ["GaussianMixture", "DegenerateCovarianceError"]
@@ -647,7 +647,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             X_init = X
         n_threads = resolve_threads(self.n_threads)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             problem = _Problem(X, sw, self.covariance_type, self.reg_covar, n_threads,
                                bool(self.hard), missing_rows)
             do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -684,7 +684,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = monitor.n_iter
         self.lower_bounds_ = list(monitor.history)
         self.lower_bound_ = monitor.history[-1] if monitor.history else -np.inf
-        self.convergence_ = monitor.to_frame()
+        self._convergence_monitor = monitor  # the frame is built on first access
+        self._convergence_frame = None
         self._fit_params = (weights, means, cov, pc)
         return X
 
@@ -727,6 +728,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         w, mu, c = unpack(theta)
         return (w.copy(), mu.copy(), c.copy()), monitor, monitor.history[-1]
 
+    @property
+    def convergence_(self) -> pd.DataFrame:
+        """``iteration, log_likelihood, delta, relative_delta, seconds`` of the best run.
+
+        Built on first access (a DataFrame costs more than a whole fit of a small data set).
+        """
+        monitor = self.__dict__.get("_convergence_monitor")
+        if monitor is None:
+            raise AttributeError("'GaussianMixture' object has no attribute 'convergence_' "
+                                 "(not fitted yet)")
+        if self.__dict__.get("_convergence_frame") is None:
+            self._convergence_frame = monitor.to_frame()
+        return self._convergence_frame
+
     # -------------------------------------------------------------------- evaluation
     def _evaluate(self, X, *, ll_rows=False, resp=False, labels=False) -> dict[str, Any]:
         """Per-row outputs of the fitted model on validated ``X``."""
@@ -747,7 +762,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         kmeans, prec, aux, log_norm = _kernel_arrays(weights, means, pc, cov_type)
         B = _kernels.n_blocks(Xk.shape[0])
         n_threads = _threads_for(resolve_threads(self.n_threads), Xk.shape[0])
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             _kernels.estep(Xk, np.empty(0), kmeans, prec, aux, log_norm,
                            _COV_CODES[cov_type], False, False, np.zeros((B, K)),
                            np.zeros((B, 0)), np.zeros((B, 0)), np.zeros(B), ll, rs, lab,
