@@ -734,13 +734,45 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Built on first access (a DataFrame costs more than a whole fit of a small data set).
         """
+        frame = self.__dict__.get("_convergence_frame")
+        if frame is not None:
+            return frame
         monitor = self.__dict__.get("_convergence_monitor")
         if monitor is None:
             raise AttributeError("'GaussianMixture' object has no attribute 'convergence_' "
                                  "(not fitted yet)")
-        if self.__dict__.get("_convergence_frame") is None:
-            self._convergence_frame = monitor.to_frame()
+        self._convergence_frame = monitor.to_frame()
         return self._convergence_frame
+
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` as ``.npz`` (no pickle; see
+        :mod:`emseq.mixture._persistence` for the layout).
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from ._persistence import save_model
+
+        check_is_fitted(self)
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path) -> "GaussianMixture":
+        """Read a model written by :meth:`save` (any emseq with the same model format).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        model : GaussianMixture
+            Fitted: ``predict``, ``score_samples``... work at once.
+        """
+        from ._persistence import load_model
+
+        return load_model(cls, path)
 
     # -------------------------------------------------------------------- evaluation
     def _evaluate(self, X, *, ll_rows=False, resp=False, labels=False) -> dict[str, Any]:
