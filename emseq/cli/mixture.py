@@ -224,7 +224,9 @@ def read_table(path: str | os.PathLike[str], index_col: str | None = None,
     # an identifier column found by itself: the first column, when no data cell is a number
     auto_id = (index_col is None and width > 1 and len(rows) > 1
                and not any(_numeric(r[0]) for _, r in rows[1:]))
-    header = not all(_numeric(c) for j, c in enumerate(first) if not (auto_id and j == 0))
+    skip = 0 if auto_id else (int(index_col) - 1 if index_col is not None
+                              and index_col.strip().isdigit() else None)
+    header = not all(_numeric(c) for j, c in enumerate(first) if j != skip)
     if index_col is not None and not index_col.strip().isdigit() and not header:
         raise UsageError(f"--index-col {index_col!r}: {path} has no header line; give the "
                          "column's number (from 1)")

@@ -32,6 +32,7 @@ from ..errors import FitError, InputError, UsageError
 from . import _kernels
 from . import _initialisation as _init
 from ._blas import one_blas_thread
+from ._dask import is_dask_array
 from ._missing import MissingRows, missing_estep
 
 __all__ = ["GaussianMixture", "DegenerateCovarianceError"]
@@ -166,7 +167,8 @@ class _Problem:
     """Data of one fit: complete rows for the kernel, incomplete rows for the NumPy path."""
 
     def __init__(self, X: np.ndarray, sample_weight: np.ndarray | None, cov_type: str,
-                 reg_covar: float, n_threads: int, hard: bool, missing_mask: np.ndarray | None):
+                 reg_covar: float, n_threads: int, hard: bool, missing_mask: np.ndarray | None,
+                 center: np.ndarray | None = None, scatter: bool = True):
         self.cov_type = cov_type
         self.reg = float(reg_covar)
         self.hard = hard
@@ -190,11 +192,12 @@ class _Problem:
             self.sw = sample_weight
         self.sw_kernel = self.sw if self.sw is not None else np.empty(0)
         self.n_blocks = _kernels.n_blocks(self.X.shape[0])
-        self.center = np.zeros(self.D)
-        if self.X.shape[0]:
+        # ``center``: a point near the data (a chunk of a Dask array gets the global one)
+        self.center = np.zeros(self.D) if center is None else np.asarray(center, np.float64)
+        if center is None and self.X.shape[0]:
             self.center = np.average(self.X, axis=0, weights=self.sw).astype(np.float64)
         self.scatter = None
-        if cov_type == "tied":
+        if cov_type == "tied" and scatter:
             self.scatter = _scatter(self.X, self.sw_kernel, self.center, n_threads)
 
     def s2_size(self, K: int) -> int:
@@ -616,9 +619,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         X = self._fit(X, sample_weight)
+        if is_dask_array(X):
+            return self.predict(X)
         return self._evaluate(X, labels=True)["labels"]
 
-    def _fit(self, X, sample_weight) -> np.ndarray:
+    def _fit(self, X, sample_weight):
+        if is_dask_array(X):
+            return self._fit_dask(X, sample_weight)
         self._check_params()
         X = self._validate_X(X, reset=True)
         n, D = X.shape
@@ -650,26 +657,68 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         with one_blas_thread():
             problem = _Problem(X, sw, self.covariance_type, self.reg_covar, n_threads,
                                bool(self.hard), missing_rows)
-            do_init = not (self.warm_start and hasattr(self, "converged_"))
-            n_init = self.n_init if do_init else 1
-            rng = check_random_state(self.random_state)
 
-            def fit_once(i):
-                if do_init:
-                    start = self._initial_parameters(X_init, sw, problem, rng, user)
-                else:
-                    start = (self.weights_.astype(np.float64), self.means_.astype(np.float64),
-                             self.covariances_.astype(np.float64))
-                return self._run(problem, start)
+            def initial(rng):
+                return self._initial_parameters(X_init, sw, problem, rng, user)
 
-            result = best_of_restarts(fit_once, n_init, lambda r: r[2])
+            self._fit_problem(problem, initial, X.dtype)
+        return X
+
+    def _fit_dask(self, X, sample_weight):
+        """EM on a ``dask.array``: chunks' statistics computed on the workers and summed."""
+        from ._dask import DaskProblem, check_dask_options, dask_client
+
+        self._check_params()
+        check_dask_options(self, sample_weight)
+        K = self.n_components
+        with dask_client() as client:
+            problem = DaskProblem(X, self.covariance_type, self.reg_covar, bool(self.hard),
+                                  client)
+            if problem.n_samples < K:
+                raise InputError(f"Expected n_samples >= n_components but got n_components = "
+                                 f"{K}, n_samples = {problem.n_samples}")
+            user = self._user_init(problem.D)
+            self.n_features_in_ = problem.D
+            self.__dict__.pop("feature_names_in_", None)
+            cache: dict[str, Any] = {}
+
+            def initial(rng):
+                if all(u is not None for u in user):
+                    return self._initial_parameters(None, None, None, rng, user)
+                if "sample" not in cache:
+                    rows = problem.sample(rng)
+                    cache["sample"] = rows, _Problem(
+                        rows, None, self.covariance_type, self.reg_covar,
+                        resolve_threads(self.n_threads), bool(self.hard), None)
+                rows, sample_problem = cache["sample"]
+                return self._initial_parameters(rows, None, sample_problem, rng, user)
+
+            with one_blas_thread():
+                self._fit_problem(problem, initial, problem.dtype)
+        return X
+
+    def _fit_problem(self, problem, initial, dtype) -> None:
+        """Restarts, EM runs and the fitted attributes, for any ``problem`` with ``e_step``,
+        ``m_step``, ``total_weight`` and ``D`` (in memory, or chunks on Dask workers)."""
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        rng = check_random_state(self.random_state)
+
+        def fit_once(i):
+            if do_init:
+                start = initial(rng)
+            else:
+                start = (self.weights_.astype(np.float64), self.means_.astype(np.float64),
+                         self.covariances_.astype(np.float64))
+            return self._run(problem, start)
+
+        result = best_of_restarts(fit_once, n_init, lambda r: r[2])
         (weights, means, cov), monitor, _ = result
         if not monitor.converged and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different init "
                           "parameters, or increase max_iter, tol, or check for degenerate data.",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=4)
         pc = _precision_cholesky(cov, self.covariance_type, self.reg_covar)
-        dtype = X.dtype
         self.weights_ = weights.astype(dtype)
         self.means_ = means.astype(dtype)
         self.covariances_ = cov.astype(dtype)
@@ -687,7 +736,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._convergence_monitor = monitor  # the frame is built on first access
         self._convergence_frame = None
         self._fit_params = (weights, means, cov, pc)
-        return X
 
     def _run(self, problem: _Problem, start):
         """One EM run from ``start``; returns ((weights, means, cov), monitor, lower_bound)."""
@@ -837,8 +885,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_prob : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._map_dask(X, "score_samples")
         X = self._validate_X(X, reset=False)
         return self._evaluate(X, ll_rows=True)["ll_rows"]
+
+    def _map_dask(self, X, method: str):
+        """``method`` chunk by chunk on a dask array (lazy; a dask array is returned)."""
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {X.shape[-1]} features, but GaussianMixture is expecting "
+                             f"{self.n_features_in_} features as input")
+        if len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})
+        fitted = self
+
+        def apply(block):
+            return getattr(fitted, method)(np.asarray(block))
+
+        if method == "predict_proba":
+            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+            return X.map_blocks(apply, chunks=(X.chunks[0], (self.n_components,)),
+                                dtype=dtype)
+        dtype = np.int64 if method == "predict" else np.float64
+        return X.map_blocks(apply, drop_axis=1, dtype=dtype)
 
     def score(self, X, y=None) -> float:
         """Mean per-sample log-likelihood of ``X``.
@@ -852,7 +921,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_likelihood : float
         """
-        return float(np.mean(self.score_samples(X)))
+        values = self.score_samples(X)
+        return float(values.mean().compute() if is_dask_array(values) else np.mean(values))
 
     def predict(self, X) -> np.ndarray:
         """Most probable component of each sample.
@@ -866,6 +936,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._map_dask(X, "predict")
         X = self._validate_X(X, reset=False)
         return self._evaluate(X, labels=True)["labels"]
 
@@ -881,6 +953,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         resp : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._map_dask(X, "predict_proba")
         X = self._validate_X(X, reset=False)
         return self._evaluate(X, resp=True)["resp"]
 
