@@ -55,10 +55,12 @@ def dask_client(client=None) -> Iterator[Any]:
     from distributed import Client, LocalCluster, default_client
 
     try:
-        yield default_client()
-        return
+        current = default_client()
     except ValueError:  # no client in this process
-        pass
+        current = None
+    if current is not None:
+        yield current
+        return
     import logging as _logging
 
     with LocalCluster(n_workers=available_cpus(), threads_per_worker=1, processes=True,
