@@ -28,6 +28,12 @@ spherical ``8 N K D``.
 
 Usage: ``python benchmarks/bench_mixture.py [--n 100000 1000000] [--iter 5]``; the table is
 printed and written to ``benchmarks/results/mixture.tsv`` (and ``.md``).
+
+``--end-to-end``: instead, whole ``fit`` calls with the default initialisation, side by side:
+(a) small data sets (iris, wine, breast cancer; median wall seconds of ``--repeats`` fits,
+``ratio`` = scikit-learn's time / emseq's), (b) peak memory of ``fit`` over the size of X for
+every ``init_params`` at ``--n`` rows (tracemalloc). Written to
+``benchmarks/results/mixture_end_to_end.tsv``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import argparse
 import gc
 import os
 import platform
+import sys
 import time
 import tracemalloc
 import warnings
@@ -47,7 +54,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from threadpoolctl import threadpool_limits
 
-from emseq.mixture import GaussianMixture
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's emseq
+from emseq.mixture import GaussianMixture  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONFIGS = [(2, 16), (16, 16), (64, 4)]
@@ -166,6 +174,47 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def end_to_end(n: int, repeats: int, out: Path) -> None:
+    from sklearn import datasets
+
+    rows = []
+    for name, loader in [("iris", datasets.load_iris), ("wine", datasets.load_wine),
+                         ("breast_cancer", datasets.load_breast_cancer)]:
+        X = loader().data
+        for cov in ("full", "diag"):
+            times = {}
+            for lib in ("sk", "em"):
+                cls = SkGaussianMixture if lib == "sk" else GaussianMixture
+                cls(3, covariance_type=cov, random_state=0).fit(X)  # warm (imports, caches)
+                ts = []
+                for r in range(repeats):
+                    t = time.perf_counter()
+                    cls(3, covariance_type=cov, random_state=r).fit(X)
+                    ts.append(time.perf_counter() - t)
+                times[lib] = float(np.median(ts))
+            rows.append(dict(kind="small", data=name, cov=cov, init="kmeans",
+                             sk=times["sk"], em=times["em"], ratio=times["sk"] / times["em"]))
+            print(rows[-1], flush=True)
+    X = simulate(n, 16, 16)
+    for init in ("kmeans", "k-means++", "random", "random_from_data"):
+        mem = {}
+        for lib in ("sk", "em"):
+            cls = SkGaussianMixture if lib == "sk" else GaussianMixture
+            est = cls(16, init_params=init, max_iter=2, random_state=0)
+            gc.collect()
+            tracemalloc.start()
+            base = tracemalloc.get_traced_memory()[0]
+            est.fit(X)
+            mem[lib] = (tracemalloc.get_traced_memory()[1] - base) / X.nbytes
+            tracemalloc.stop()
+        rows.append(dict(kind=f"memory_x (n={n}, d=16, k=16)", data="simulated", cov="full",
+                         init=init, sk=mem["sk"], em=mem["em"], ratio=mem["sk"] / mem["em"]))
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(out, sep="\t", index=False, float_format="%.4g")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[100_000])
@@ -175,7 +224,13 @@ def main() -> None:
                         help="subset, e.g. '2x16,64x4' (D x K); default all")
     parser.add_argument("--cov", nargs="+", default=COV_TYPES)
     parser.add_argument("--out", default=str(RESULTS / "mixture"))
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="small data sets end to end and memory per init (see above)")
     args = parser.parse_args()
+    if args.end_to_end:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        end_to_end(args.n[0], max(args.repeats, 5), RESULTS / "mixture_end_to_end.tsv")
+        return
     configs = CONFIGS if args.configs is None else [
         tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
     warnings.simplefilter("ignore", ConvergenceWarning)

@@ -1,14 +1,26 @@
-"""``emseq mixture INPUT -k K -o OUT``: fit a Gaussian mixture to a table of numbers.
+"""``emseq mixture INPUT -k K -o OUT``: fit Gaussian mixtures to a table of numbers;
+``emseq mixture predict MODEL INPUT -o OUT``: apply a saved model to new rows.
 
-Writes into ``OUT/`` (atomically: all files or none):
+Fitting writes into ``OUT/`` (atomically: all files or none):
 
 - ``parameters.tsv``: ``component, weight, mean_<feature>...``;
 - ``covariances.npy``: the covariance matrix of every component, shape (K, D, D), whatever the
   covariance type (tied/diag/spherical expanded);
-- ``assignments.tsv``: ``row, component, p_0 ... p_{K-1}`` (most probable component and the
-  responsibilities of every input row, rows numbered from 1 as in the input);
+- ``assignments.tsv``: ``<id>, component, log_likelihood, p_0 ... p_{K-1}``: the identifier
+  of each input row (its identifier column, else ``row`` numbered from 1 as in the input),
+  its most probable component, its log-density under the model and the responsibilities;
 - ``convergence.tsv``: the per-iteration record of the best run;
-- ``mixture.png``: the log-likelihood trace and the clusters on the first two coordinates.
+- ``model.npz``: the fitted model (``GaussianMixture.load``; no pickle, see
+  :mod:`emseq.mixture._persistence`);
+- ``selection.tsv`` (when ``-k`` or ``--covariance`` give several models): one row per fit,
+  ``n_components, covariance_type, log_likelihood, n_parameters, bic, aic, converged,
+  n_iter, seconds, best``;
+- ``mixture.png``: the log-likelihood trace, the components (weights in the legend, 2-sd
+  covariance ellipses) over two features, and the BIC/AIC curves when selecting.
+
+Defaults are the API's (``--tol 1e-3``, ``--max-iter 100``, ``--n-init 1``, k-means init,
+``--reg-covar 1e-6``) except ``--random-state 0``: the API's ``None`` would give a different
+result at every run, a command line should be reproducible.
 """
 
 from __future__ import annotations
@@ -18,6 +30,8 @@ import csv
 import gzip
 import logging
 import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,50 +45,160 @@ logger = logging.getLogger("emseq.mixture")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="numeric table: .tsv/.txt (tab), .csv (comma) with an "
-                        "optional header line (plain or gzipped), or .npy (2-D array); rows are samples")
-    parser.add_argument("-k", "--components", type=int, required=True, metavar="K",
-                        help="number of mixture components")
-    parser.add_argument("--covariance", choices=["full", "tied", "diag", "spherical"],
-                        default="full", help="covariance type")
-    parser.add_argument("--max-iter", type=int, default=500, help="maximum EM iterations")
-    parser.add_argument("--tol", type=float, default=1e-6,
+    parser.add_argument("input", nargs="+", metavar="INPUT",
+                        help="numeric table: .tsv/.txt (tab), .csv (comma) with an optional "
+                        "header line (plain or gzipped), or .npy (2-D array); rows are "
+                        "samples. `predict MODEL INPUT` applies OUT/model.npz of an earlier "
+                        "fit to new rows")
+    parser.add_argument("-k", "--components", "--n-components", dest="components",
+                        metavar="K", help="number(s) of components: 3, a range 1-10, a list "
+                        "2,4,8 or both (1-4,8); several values select the best by "
+                        "--criterion")
+    parser.add_argument("--covariance", "--covariance-type", dest="covariance",
+                        action="append", metavar="TYPE",
+                        help="covariance type(s): full, tied, diag, spherical; repeat the "
+                        "option or give a comma list to select among them (default: full)")
+    parser.add_argument("--criterion", choices=["bic", "aic"], default="bic",
+                        help="model selection criterion (lower is better)")
+    parser.add_argument("--max-iter", type=int, default=100, help="maximum EM iterations")
+    parser.add_argument("--tol", type=float, default=1e-3,
                         help="stop when the mean log-likelihood changes by less than this")
     parser.add_argument("--n-init", type=int, default=1, help="initialisations (best kept)")
-    parser.add_argument("--init", choices=["kmeans", "k-means++", "random", "random_from_data"],
+    parser.add_argument("--init", "--init-params", dest="init",
+                        choices=["kmeans", "k-means++", "random", "random_from_data"],
                         default="kmeans", help="initialisation method")
     parser.add_argument("--reg-covar", type=float, default=1e-6,
                         help="added to the diagonal of the covariances")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the initialisation")
+    parser.add_argument("--seed", "--random-state", dest="seed", type=int, default=0,
+                        help="random seed of the initialisation (the API's default is None; "
+                        "0 here so that runs are reproducible)")
     parser.add_argument("--missing", choices=["error", "marginalize"], default="error",
                         help="empty/NA cells: reject (default) or integrate them out exactly")
     parser.add_argument("--hard", action="store_true",
                         help="classification EM (hard assignments, k-means-like)")
     parser.add_argument("--squarem", action="store_true", help="SQUAREM acceleration")
+    parser.add_argument("--index-col", metavar="N|NAME",
+                        help="identifier column (number from 1 or header name), kept as the "
+                        "row id in assignments.tsv (default: the first column when none of "
+                        "its cells is a number)")
+    parser.add_argument("--columns", metavar="LIST",
+                        help="features to use, comma-separated numbers (from 1) or names "
+                        "(default: every column but the identifiers)")
+    parser.add_argument("--plot-columns", metavar="A,B",
+                        help="the two features on the scatter of mixture.png (default: the "
+                        "first two)")
     parser.add_argument("--no-plot", action="store_true", help="do not write mixture.png")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the fits of a model selection on this Dask scheduler "
+                        "(tcp://host:8786) instead of local threads")
 
 
-def read_table(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
-    """Read a numeric table (TSV/CSV with optional header, or NPY) as float64 + feature names.
+_K_TOKEN = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def parse_components(text: str) -> list[int]:
+    """``"3"``, ``"1-10"``, ``"2,4,8"``, ``"1-4,8"`` -> sorted distinct component numbers."""
+    values: set[int] = set()
+    for token in str(text).split(","):
+        match = _K_TOKEN.match(token)
+        if not match:
+            raise UsageError(f"-k/--components {text!r}: expected a number, a range like 1-10 "
+                             "or a comma list like 2,4,8")
+        low = int(match.group(1))
+        high = int(match.group(2)) if match.group(2) is not None else low
+        if low < 1:
+            raise UsageError(f"-k/--components must be at least 1, got {text!r}")
+        if high < low:
+            raise UsageError(f"-k/--components {token.strip()!r}: the range ends before it "
+                             f"starts; did you mean {high}-{low}?")
+        values.update(range(low, high + 1))
+    return sorted(values)
+
+
+def parse_covariances(values: list[str] | None) -> list[str]:
+    if not values:
+        return ["full"]
+    out: list[str] = []
+    for value in values:
+        for c in value.split(","):
+            c = c.strip()
+            if c not in ("full", "tied", "diag", "spherical"):
+                raise UsageError(f"--covariance {c!r}: expected full, tied, diag or spherical")
+            if c not in out:
+                out.append(c)
+    return out
+
+
+@dataclass
+class Table:
+    """A numeric table read from the command line's input."""
+
+    X: np.ndarray
+    names: list[str]
+    ids: list[str] | None = None  # the identifier column's values, one per row
+    id_name: str = "row"
+    file_columns: list[int] = field(default_factory=list)  # 1-based, as in the file
+
+
+def _numeric(cell: str) -> bool:
+    cell = cell.strip()
+    if cell.upper() in ("", "NA", "NAN"):
+        return True
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_index(spec: str, names: list[str] | None, width: int, path, option: str) -> int:
+    """0-based index of a column given by 1-based number or by header name."""
+    spec = spec.strip()
+    if spec.isdigit():
+        j = int(spec)
+        if not 1 <= j <= width:
+            raise UsageError(f"{option} {spec}: {path} has {width} columns (numbered from 1)")
+        return j - 1
+    if names is None or spec not in names:
+        known = "no header line" if names is None else "columns " + ", ".join(names)
+        raise UsageError(f"{option} {spec!r}: no such column in {path} ({known})")
+    return names.index(spec)
+
+
+def read_table(path: str | os.PathLike[str], index_col: str | None = None,
+               columns: str | None = None) -> Table:
+    """Read a numeric table (TSV/CSV with optional header, or NPY).
+
+    The identifier column is ``index_col`` (1-based number or header name) or, when not
+    given, a first column none of whose data cells is a number (``cell_id`` ...). ``columns``
+    (comma-separated numbers or names) chooses the features; by default every other column.
 
     Raises
     ------
     InputError
         Missing, empty, ragged or non-numeric input, with the line and column at fault.
+    UsageError
+        An ``index_col`` or ``columns`` that names no column of the file.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if path.suffix == ".npy":
+        if index_col is not None:
+            raise UsageError(f"--index-col: {path} is a .npy array, it has no identifier column")
         try:
-            X = np.load(path, allow_pickle=False)
+            X = np.load(path, allow_pickle=False, mmap_mode="r")
         except (ValueError, OSError) as exc:
             raise InputError(f"{path}: not a readable .npy array ({exc})") from None
         if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
             raise InputError(f"{path}: expected a non-empty 2-D array, got shape {X.shape}")
         if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
             raise InputError(f"{path}: expected a real numeric array, got dtype {X.dtype}")
-        return np.asarray(X, dtype=np.float64), [f"x{j + 1}" for j in range(X.shape[1])]
+        names = [f"x{j + 1}" for j in range(X.shape[1])]
+        keep = list(range(X.shape[1])) if columns is None else [
+            _column_index(c, None, X.shape[1], path, "--columns") for c in columns.split(",")]
+        return Table(np.asarray(X[:, keep], dtype=np.float64), [names[j] for j in keep],
+                     file_columns=[j + 1 for j in keep])
     suffixes = [x.lower() for x in path.suffixes[-2:]]
     if suffixes[-1:] != [".gz"]:
         suffixes = suffixes[-1:]
@@ -92,47 +216,67 @@ def read_table(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
     if not rows:
         raise InputError(f"{path}: empty file, expected a table of numbers")
     first = rows[0][1]
-
-    def numeric(cell: str) -> bool:
-        cell = cell.strip()
-        if cell.upper() in ("", "NA", "NAN"):
-            return True
-        try:
-            float(cell)
-        except ValueError:
-            return False
-        return True
-
-    header = not all(numeric(c) for c in first)
-    names = [c.strip() for c in first] if header else [f"x{j + 1}" for j in range(len(first))]
-    body = rows[1:] if header else rows
-    if not body:
-        raise InputError(f"{path}: a header line but no data rows")
     width = len(first)
-    for line, r in body:
+    for line, r in rows[1:]:
         if len(r) != width:
             raise InputError(f"{path}: line {line} has {len(r)} fields, expected {width} "
                              f"(as line {rows[0][0]}); the table is ragged")
-    X = np.empty((len(body), width))
-    for j in range(width):
+    # an identifier column found by itself: the first column, when no data cell is a number
+    auto_id = (index_col is None and width > 1 and len(rows) > 1
+               and not any(_numeric(r[0]) for _, r in rows[1:]))
+    skip = 0 if auto_id else (int(index_col) - 1 if index_col is not None
+                              and index_col.strip().isdigit() else None)
+    header = not all(_numeric(c) for j, c in enumerate(first) if j != skip)
+    if index_col is not None and not index_col.strip().isdigit() and not header:
+        raise UsageError(f"--index-col {index_col!r}: {path} has no header line; give the "
+                         "column's number (from 1)")
+    names = [c.strip() for c in first] if header else [f"x{j + 1}" for j in range(width)]
+    header_names = names if header else None
+    body = rows[1:] if header else rows
+    if not body:
+        raise InputError(f"{path}: a header line but no data rows")
+    id_col = 0 if auto_id else (None if index_col is None else
+                                _column_index(index_col, header_names, width, path,
+                                              "--index-col"))
+    if columns is not None:
+        keep = [_column_index(c, header_names, width, path, "--columns")
+                for c in columns.split(",") if c.strip()]
+        if id_col is not None and id_col in keep:
+            raise UsageError(f"--columns: column {id_col + 1} ({names[id_col]!r}) is the "
+                             "identifier column")
+    else:
+        keep = [j for j in range(width) if j != id_col]
+    if not keep:
+        raise InputError(f"{path}: no numeric column besides the identifiers")
+    X = np.empty((len(body), len(keep)))
+    for out_j, j in enumerate(keep):
         column = pd.to_numeric(pd.Series([r[j].strip() for _, r in body]), errors="coerce")
         bad = column.isna().to_numpy() & ~np.array(
             [r[j].strip().upper() in ("", "NA", "NAN") for _, r in body])
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             line, r = body[i]
+            hint = (" (an identifier column? pass --index-col 1)" if j == 0 and id_col is None
+                    else "")
             raise InputError(f"{path}: column {j + 1} ({names[j]!r}) is not numeric: "
-                             f"{r[j]!r} on line {line}")
-        X[:, j] = column.to_numpy(dtype=np.float64)
-    return X, names
+                             f"{r[j]!r} on line {line}{hint}")
+        X[:, out_j] = column.to_numpy(dtype=np.float64)
+    ids = None
+    id_name = "row"
+    if id_col is not None:
+        ids = [r[id_col].strip() for _, r in body]
+        id_name = names[id_col] if header else "id"
+    return Table(X, [names[j] for j in keep], ids, id_name, [j + 1 for j in keep])
 
 
-def _check_cells(X: np.ndarray, names: list[str], path: str, missing: str) -> None:
+def _check_cells(table: Table, path: str, missing: str) -> None:
     """Reject infinite and (unless marginalised) missing cells, numbering rows from 1 as
     ``assignments.tsv`` does and columns from 1 as in the file."""
+    X, names = table.X, table.names
+    numbers = table.file_columns or list(range(1, X.shape[1] + 1))
 
     def where(i: int, j: int) -> str:
-        return f"{path}: row {i + 1}, column {j + 1} ({names[j]!r})"
+        return f"{path}: row {i + 1}, column {numbers[j]} ({names[j]!r})"
 
     bad = np.argwhere(np.isinf(X))
     if bad.size:
@@ -150,84 +294,168 @@ def _check_cells(X: np.ndarray, names: list[str], path: str, missing: str) -> No
     empty = np.flatnonzero(nan.all(axis=0))
     if empty.size:
         j = int(empty[0])
-        raise InputError(f"{path}: column {j + 1} ({names[j]!r}) has no observed value; drop it")
+        raise InputError(f"{path}: column {numbers[j]} ({names[j]!r}) has no observed value; "
+                         "drop it")
 
 
-def _plot(path: Path, X: np.ndarray, labels: np.ndarray, gm, names: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    trace = gm.convergence_
-    axes[0].plot(trace["iteration"], trace["log_likelihood"], marker=".")
-    axes[0].set_xlabel("iteration")
-    axes[0].set_ylabel("mean log-likelihood")
-    axes[0].set_title("EM convergence")
-    if X.shape[1] >= 2:
-        keep = ~np.isnan(X[:, :2]).any(axis=1)
-        axes[1].scatter(X[keep, 0], X[keep, 1], c=labels[keep], s=4, cmap="tab10", alpha=0.6)
-        axes[1].scatter(gm.means_[:, 0], gm.means_[:, 1], c="black", marker="x", s=60)
-        axes[1].set_xlabel(names[0])
-        axes[1].set_ylabel(names[1])
-    else:
-        keep = ~np.isnan(X[:, 0])
-        for k in np.unique(labels[keep]):
-            axes[1].hist(X[keep & (labels == k), 0], bins=50, alpha=0.6, label=f"component {k}")
-        axes[1].set_xlabel(names[0])
-        axes[1].legend()
-    axes[1].set_title(f"{gm.n_components} components ({gm.covariance_type})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _row_ids(table: Table) -> tuple[str, object]:
+    if table.ids is None:
+        return "row", np.arange(1, table.X.shape[0] + 1)
+    return table.id_name, table.ids
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..io.atomic import atomic_output_dir, write_tsv
-    from ..mixture import GaussianMixture
-    from ..mixture._gmm import _full_covariances
+def _assignments(table: Table, gm, frame: pd.DataFrame) -> pd.DataFrame:
+    proba = gm.predict_proba(frame)
+    id_name, ids = _row_ids(table)
+    out = pd.DataFrame({id_name: ids, "component": proba.argmax(axis=1),
+                        "log_likelihood": gm.score_samples(frame)})
+    for k in range(proba.shape[1]):
+        out[f"p_{k}"] = proba[:, k]
+    return out
 
-    if args.components < 1:
-        raise UsageError(f"-k/--components must be at least 1, got {args.components}")
+
+def _plot_coords(spec: str | None, names: list[str]) -> tuple[int, int]:
+    if spec is None:
+        return (0, 1)
+    parts = [p.strip() for p in spec.split(",")]
+    if len(parts) != 2:
+        raise UsageError(f"--plot-columns {spec!r}: give two features, e.g. CD4,CD8")
+    out = []
+    for p in parts:
+        if p in names:
+            out.append(names.index(p))
+        elif p.isdigit() and 1 <= int(p) <= len(names):
+            out.append(int(p) - 1)
+        else:
+            raise UsageError(f"--plot-columns {p!r}: not a feature (features: "
+                             f"{', '.join(names)})")
+    return out[0], out[1]
+
+
+def _check_options(args: argparse.Namespace) -> None:
     if args.max_iter < 1 or args.n_init < 1:
         raise UsageError("--max-iter and --n-init must be at least 1")
     if args.tol < 0 or args.reg_covar < 0:
         raise UsageError("--tol and --reg-covar must be non-negative")
-    X, names = read_table(args.input)
-    _check_cells(X, names, args.input, args.missing)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.input[0] == "predict" and len(args.input) != 1:
+        if len(args.input) != 3:
+            raise UsageError("usage: emseq mixture predict MODEL INPUT -o OUT")
+        return run_predict(args, args.input[1], args.input[2])
+    if len(args.input) != 1:
+        raise UsageError(f"one input table expected, got {len(args.input)}: "
+                         f"{' '.join(args.input)}")
+    return run_fit(args, args.input[0])
+
+
+def run_fit(args: argparse.Namespace, input_path: str) -> int:
+    from ..io.atomic import atomic_output_dir, write_tsv
+    from ..mixture import GaussianMixture, select
+    from ..mixture._gmm import _full_covariances
+    from ..mixture._plot import plot_mixture
+
+    if args.components is None:
+        raise UsageError("-k/--components is required to fit (e.g. -k 3, -k 1-10, -k 2,4,8)")
+    ks = parse_components(args.components)
+    covs = parse_covariances(args.covariance)
+    _check_options(args)
+    table = read_table(input_path, args.index_col, args.columns)
+    _check_cells(table, input_path, args.missing)
+    X, names = table.X, table.names
     n, d = X.shape
-    if n < args.components:
-        raise InputError(f"{args.input}: {n} rows for {args.components} components; need at "
+    if n < max(ks):
+        raise InputError(f"{input_path}: {n} rows for {max(ks)} components; need at "
                          "least as many rows as components")
-    logger.info("fitting %d %s-covariance components to %d rows x %d features",
-                args.components, args.covariance, n, d)
-    gm = GaussianMixture(args.components, covariance_type=args.covariance, tol=args.tol,
-                         max_iter=args.max_iter, n_init=args.n_init, init_params=args.init,
-                         reg_covar=args.reg_covar, random_state=args.seed,
-                         n_threads=args.threads, missing=args.missing, hard=args.hard,
-                         acceleration="squarem" if args.squarem else None)
-    gm.fit(X)
-    proba = gm.predict_proba(X)
-    labels = gm.predict(X)
+    if n < 2:
+        raise InputError(f"{input_path}: 1 row; a mixture needs at least 2")
+    coords = _plot_coords(args.plot_columns, names) if d >= 2 else (0, 0)
+    frame = pd.DataFrame(X, columns=names, copy=False)
+    params = dict(tol=args.tol, max_iter=args.max_iter, n_init=args.n_init,
+                  init_params=args.init, reg_covar=args.reg_covar, random_state=args.seed,
+                  missing=args.missing, hard=args.hard,
+                  acceleration="squarem" if args.squarem else None)
+    selection = None
+    if len(ks) == 1 and len(covs) == 1:
+        logger.info("fitting %d %s-covariance components to %d rows x %d features",
+                    ks[0], covs[0], n, d)
+        gm = GaussianMixture(ks[0], covariance_type=covs[0], n_threads=args.threads,
+                             **params).fit(frame)
+    else:
+        logger.info("selecting among %d models (K in %s; %s) by %s on %d rows x %d features",
+                    len(ks) * len(covs), args.components, ",".join(covs),
+                    args.criterion.upper(), n, d)
+        if args.scheduler:
+            from distributed import Client
+
+            with Client(args.scheduler) as client:
+                gm, selection = select(frame, ks, covs, criterion=args.criterion,
+                                       client=client, **params)
+        else:
+            gm, selection = select(frame, ks, covs, criterion=args.criterion,
+                                   n_jobs=args.threads, **params)
+        for row in selection.itertuples(index=False):
+            logger.info("K=%d %s: BIC %.6g AIC %.6g%s", row.n_components, row.covariance_type,
+                        row.bic, row.aic, "  <- best" if row.best else "")
     logger.info("%s after %d iterations; mean log-likelihood %.6f",
                 "converged" if gm.converged_ else "NOT converged", gm.n_iter_, gm.lower_bound_)
-    params = pd.DataFrame({"component": np.arange(args.components), "weight": gm.weights_})
+    K = gm.n_components
+    params_table = pd.DataFrame({"component": np.arange(K), "weight": gm.weights_})
     for j, name in enumerate(names):
-        params[f"mean_{name}"] = gm.means_[:, j]
-    assignments = pd.DataFrame({"row": np.arange(1, n + 1), "component": labels})
-    for k in range(args.components):
-        assignments[f"p_{k}"] = proba[:, k]
+        params_table[f"mean_{name}"] = gm.means_[:, j]
+    assignments = _assignments(table, gm, frame)
     covariances = _full_covariances(np.asarray(gm.covariances_, dtype=np.float64),
-                                    args.covariance, args.components, d)
+                                    gm.covariance_type, K, d)
     with atomic_output_dir(args.output) as stage:
-        write_tsv(params, stage / "parameters.tsv", float_format="%.10g")
+        write_tsv(params_table, stage / "parameters.tsv", float_format="%.10g")
         np.save(stage / "covariances.npy", np.ascontiguousarray(covariances))
         write_tsv(assignments, stage / "assignments.tsv", float_format="%.6g")
         write_tsv(gm.convergence_, stage / "convergence.tsv", float_format="%.12g")
+        gm.save(stage / "model.npz")
+        if selection is not None:
+            write_tsv(selection, stage / "selection.tsv", float_format="%.10g")
         if not args.no_plot:
-            _plot(stage / "mixture.png", X, labels, gm, names)
-    if args.no_plot:  # a re-run replaces files one by one: drop a plot of an earlier fit
+            plot_mixture(stage / "mixture.png", X, assignments["component"].to_numpy(), gm,
+                         names, covariances, coords, selection, args.criterion)
+    # a re-run replaces files one by one: drop what an earlier fit wrote and this one did not
+    if args.no_plot:
         Path(args.output, "mixture.png").unlink(missing_ok=True)
+    if selection is None:
+        Path(args.output, "selection.tsv").unlink(missing_ok=True)
     logger.info("wrote %s", args.output)
+    return 0
+
+
+def run_predict(args: argparse.Namespace, model_path: str, input_path: str) -> int:
+    from ..io.atomic import atomic_output_dir, write_tsv
+    from ..mixture import GaussianMixture
+
+    gm = GaussianMixture.load(model_path)
+    table = read_table(input_path, args.index_col, args.columns)
+    expected = list(getattr(gm, "feature_names_in_", []))
+    names = table.names
+    if expected and all(n.startswith("x") and n[1:].isdigit() for n in expected) and \
+            names == [f"x{j + 1}" for j in range(len(names))]:
+        pass  # header-less tables on both sides: columns by position
+    elif expected:
+        missing = [n for n in expected if n not in names]
+        if missing:
+            raise InputError(f"{input_path}: no column {', '.join(map(repr, missing))} of the "
+                             f"model {model_path} (model features: {', '.join(expected)}; "
+                             f"input: {', '.join(names)})")
+        order = [names.index(n) for n in expected]
+        table = Table(table.X[:, order], expected, table.ids, table.id_name,
+                      [table.file_columns[j] for j in order] if table.file_columns else [])
+        names = expected
+    if table.X.shape[1] != gm.n_features_in_:
+        raise InputError(f"{input_path}: {table.X.shape[1]} features, the model {model_path} "
+                         f"has {gm.n_features_in_}")
+    _check_cells(table, input_path, gm.missing)
+    frame = pd.DataFrame(table.X, columns=expected or names, copy=False)
+    assignments = _assignments(table, gm, frame)
+    with atomic_output_dir(args.output) as stage:
+        write_tsv(assignments, stage / "assignments.tsv", float_format="%.6g")
+    logger.info("assigned %d rows of %s with %s; mean log-likelihood %.6f", len(assignments),
+                input_path, model_path, float(assignments["log_likelihood"].mean()))
     return 0

@@ -23,15 +23,16 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import cholesky, solve_triangular
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from .._threads import resolve_threads
 from ..em import ConvergenceMonitor, ConvergenceWarning, Squarem, best_of_restarts, run_em
 from ..errors import FitError, InputError, UsageError
 from . import _kernels
+from . import _initialisation as _init
+from ._blas import one_blas_thread
+from ._dask import is_dask_array
 from ._missing import MissingRows, missing_estep
 
 __all__ = ["GaussianMixture", "DegenerateCovarianceError"]
@@ -166,7 +167,8 @@ class _Problem:
     """Data of one fit: complete rows for the kernel, incomplete rows for the NumPy path."""
 
     def __init__(self, X: np.ndarray, sample_weight: np.ndarray | None, cov_type: str,
-                 reg_covar: float, n_threads: int, hard: bool, missing_mask: np.ndarray | None):
+                 reg_covar: float, n_threads: int, hard: bool, missing_mask: np.ndarray | None,
+                 center: np.ndarray | None = None, scatter: bool = True):
         self.cov_type = cov_type
         self.reg = float(reg_covar)
         self.hard = hard
@@ -190,18 +192,24 @@ class _Problem:
             self.sw = sample_weight
         self.sw_kernel = self.sw if self.sw is not None else np.empty(0)
         self.n_blocks = _kernels.n_blocks(self.X.shape[0])
-        self.center = np.zeros(self.D)
-        if self.X.shape[0]:
+        # ``center``: a point near the data (a chunk of a Dask array gets the global one)
+        self.center = np.zeros(self.D) if center is None else np.asarray(center, np.float64)
+        if center is None and self.X.shape[0]:
             self.center = np.average(self.X, axis=0, weights=self.sw).astype(np.float64)
         self.scatter = None
-        if cov_type == "tied":
+        if cov_type == "tied" and scatter:
             self.scatter = _scatter(self.X, self.sw_kernel, self.center, n_threads)
 
     def s2_size(self, K: int) -> int:
         return {"full": K * self.D * self.D, "tied": 0}.get(self.cov_type, K * self.D)
 
-    def e_step(self, weights, means, pc, covariances):
-        """Weighted objective sum and the statistics (nk, s1, s2) over all rows."""
+    def e_step(self, weights, means, pc, covariances, hard: bool | None = None):
+        """Weighted objective sum and the statistics (nk, s1, s2) over all rows.
+
+        ``hard`` overrides the problem's classification-EM flag (the k-means initialisation
+        takes one hard step whatever the fit does).
+        """
+        hard = self.hard if hard is None else hard
         K, D = means.shape
         kmeans, prec, aux, log_norm = _kernel_arrays(weights, means, pc, self.cov_type,
                                                      self.center)
@@ -211,7 +219,7 @@ class _Problem:
         s2 = np.zeros((B, self.s2_size(K)))
         ll = np.zeros(B)
         empty = np.empty(0)
-        _kernels.estep(self.X, self.sw_kernel, kmeans, prec, aux, log_norm, _COV_CODES[self.cov_type], self.hard, True,
+        _kernels.estep(self.X, self.sw_kernel, kmeans, prec, aux, log_norm, _COV_CODES[self.cov_type], hard, True,
                        nk, s1, s2, ll, empty, np.empty((0, K), dtype=self.X.dtype),
                        np.empty(0, dtype=np.int64), self.n_threads)
         ll_sum = float(ll.sum())
@@ -249,7 +257,7 @@ class _Problem:
         if self.missing is not None:
             full_cov = _full_covariances(covariances, self.cov_type, K, D)
             m_ll, _, _, _, m_nk, m_s1, m_s2 = missing_estep(self.missing, weights, means,
-                                                            full_cov, hard=self.hard)
+                                                            full_cov, hard=hard)
             ll_sum += m_ll
             nk_t = nk_t + m_nk
             s1_t = s1_t + m_s1
@@ -524,37 +532,59 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # -------------------------------------------------------------------- initialisation
     def _initial_parameters(self, X, sw, problem: _Problem, rng, user):
-        """(weights, means, covariances) as scikit-learn's ``_initialize_parameters``."""
+        """(weights, means, covariances) as scikit-learn's ``_initialize_parameters``.
+
+        Computed chunk by chunk (:mod:`emseq.mixture._initialisation`): no array of the size
+        of X or of ``(n_samples, n_components)`` is allocated.
+        """
         weights_u, means_u, prec_u = user
-        K = self.n_components
+        K, cov_type = self.n_components, self.covariance_type
         cov = None
         if weights_u is None or means_u is None or prec_u is None:
-            resp = self._initial_resp(X, sw, rng)
-            w0, means0, cov = _estimate_from_resp(X, sw, resp, self.reg_covar,
-                                                  self.covariance_type, problem)
+            w0, means0, cov = self._initial_estimate(X, sw, problem, rng)
         weights = w0 if weights_u is None else weights_u
         means = means0 if means_u is None else means_u
         if prec_u is not None:
-            pc = _precision_cholesky_from_precisions(prec_u, self.covariance_type)
-            cov = _covariance_from_precision_cholesky(pc, self.covariance_type)
+            pc = _precision_cholesky_from_precisions(prec_u, cov_type)
+            cov = _covariance_from_precision_cholesky(pc, cov_type)
         assert cov is not None and weights.shape == (K,)
         return np.array(weights, dtype=np.float64), np.array(means, dtype=np.float64), cov
 
-    def _initial_resp(self, X, sw, rng):
-        n, K = X.shape[0], self.n_components
-        if self.init_params == "kmeans":
-            labels = KMeans(n_clusters=K, n_init=1, random_state=rng).fit(
-                X, sample_weight=sw).labels_
-            return sp.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, K))
+    def _initial_estimate(self, X, sw, problem: _Problem, rng):
+        n, D = X.shape
+        K, cov_type, reg = self.n_components, self.covariance_type, self.reg_covar
+        n_threads = problem.n_threads
+
+        def tied_scatter():
+            if cov_type != "tied":
+                return None
+            return _scatter(X, np.empty(0) if sw is None else sw, np.zeros(D), n_threads)
+
         if self.init_params == "random":
-            resp = rng.uniform(size=(n, K)).astype(X.dtype)
-            resp /= resp.sum(axis=1)[:, None]
-            return resp
-        if self.init_params == "random_from_data":
-            idx = rng.choice(n, size=K, replace=False)
-        else:
-            _, idx = kmeans_plusplus(X, K, random_state=rng, sample_weight=sw)
-        return sp.csr_matrix((np.ones(K), (idx, np.arange(K))), shape=(n, K))
+            return _init.random_resp_parameters(X, sw, K, rng, reg, cov_type, tied_scatter())
+        if self.init_params in ("random_from_data", "k-means++"):
+            if self.init_params == "random_from_data":
+                idx = rng.choice(n, size=K, replace=False)
+            else:
+                shift = _init.mean_and_tolerance(X)[0]
+                _, idx = _init.kmeans_plusplus(X, K, sw, rng, shift, n_threads)
+            return _init.seed_parameters(X, sw, idx, reg, cov_type, tied_scatter())
+        centers = _init.kmeans_centers(X, K, sw, rng, n_threads)
+        if problem.missing is not None:  # clusters of the imputed rows, as before
+            labels = _init.labels_of(X, centers, n_threads)
+            resp = sp.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, K))
+            return _estimate_from_resp(X, sw, resp, reg, cov_type, problem)
+        # one hard E-step at the centres (unit covariances, equal weights: nearest centre)
+        eye = {"full": np.broadcast_to(np.eye(D), (K, D, D)).copy(), "tied": np.eye(D),
+               "diag": np.ones((K, D)), "spherical": np.ones(K)}[cov_type]
+        weights = np.full(K, 1.0 / K)
+        _, nk, s1, s2, tied = problem.e_step(weights, centers, eye, eye, hard=True)
+        eps = problem.eps
+        problem.eps = _init._eps(X)  # scikit-learn's 10 * eps(X.dtype) at initialisation
+        try:
+            return problem.m_step(centers, nk, s1, s2, tied)
+        finally:
+            problem.eps = eps
 
     # -------------------------------------------------------------------- fitting
     def fit(self, X, y=None, sample_weight=None) -> "GaussianMixture":
@@ -589,9 +619,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         X = self._fit(X, sample_weight)
+        if is_dask_array(X):
+            return self.predict(X)
         return self._evaluate(X, labels=True)["labels"]
 
-    def _fit(self, X, sample_weight) -> np.ndarray:
+    def _fit(self, X, sample_weight):
+        if is_dask_array(X):
+            return self._fit_dask(X, sample_weight)
         self._check_params()
         X = self._validate_X(X, reset=True)
         n, D = X.shape
@@ -620,29 +654,71 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             X_init = X
         n_threads = resolve_threads(self.n_threads)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             problem = _Problem(X, sw, self.covariance_type, self.reg_covar, n_threads,
                                bool(self.hard), missing_rows)
-            do_init = not (self.warm_start and hasattr(self, "converged_"))
-            n_init = self.n_init if do_init else 1
-            rng = check_random_state(self.random_state)
 
-            def fit_once(i):
-                if do_init:
-                    start = self._initial_parameters(X_init, sw, problem, rng, user)
-                else:
-                    start = (self.weights_.astype(np.float64), self.means_.astype(np.float64),
-                             self.covariances_.astype(np.float64))
-                return self._run(problem, start)
+            def initial(rng):
+                return self._initial_parameters(X_init, sw, problem, rng, user)
 
-            result = best_of_restarts(fit_once, n_init, lambda r: r[2])
+            self._fit_problem(problem, initial, X.dtype)
+        return X
+
+    def _fit_dask(self, X, sample_weight):
+        """EM on a ``dask.array``: chunks' statistics computed on the workers and summed."""
+        from ._dask import DaskProblem, check_dask_options, dask_client
+
+        self._check_params()
+        check_dask_options(self, sample_weight)
+        K = self.n_components
+        with dask_client() as client:
+            problem = DaskProblem(X, self.covariance_type, self.reg_covar, bool(self.hard),
+                                  client)
+            if problem.n_samples < K:
+                raise InputError(f"Expected n_samples >= n_components but got n_components = "
+                                 f"{K}, n_samples = {problem.n_samples}")
+            user = self._user_init(problem.D)
+            self.n_features_in_ = problem.D
+            self.__dict__.pop("feature_names_in_", None)
+            cache: dict[str, Any] = {}
+
+            def initial(rng):
+                if all(u is not None for u in user):
+                    return self._initial_parameters(None, None, None, rng, user)
+                if "sample" not in cache:
+                    rows = problem.sample(rng)
+                    cache["sample"] = rows, _Problem(
+                        rows, None, self.covariance_type, self.reg_covar,
+                        resolve_threads(self.n_threads), bool(self.hard), None)
+                rows, sample_problem = cache["sample"]
+                return self._initial_parameters(rows, None, sample_problem, rng, user)
+
+            with one_blas_thread():
+                self._fit_problem(problem, initial, problem.dtype)
+        return X
+
+    def _fit_problem(self, problem, initial, dtype) -> None:
+        """Restarts, EM runs and the fitted attributes, for any ``problem`` with ``e_step``,
+        ``m_step``, ``total_weight`` and ``D`` (in memory, or chunks on Dask workers)."""
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        rng = check_random_state(self.random_state)
+
+        def fit_once(i):
+            if do_init:
+                start = initial(rng)
+            else:
+                start = (self.weights_.astype(np.float64), self.means_.astype(np.float64),
+                         self.covariances_.astype(np.float64))
+            return self._run(problem, start)
+
+        result = best_of_restarts(fit_once, n_init, lambda r: r[2])
         (weights, means, cov), monitor, _ = result
         if not monitor.converged and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different init "
                           "parameters, or increase max_iter, tol, or check for degenerate data.",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=4)
         pc = _precision_cholesky(cov, self.covariance_type, self.reg_covar)
-        dtype = X.dtype
         self.weights_ = weights.astype(dtype)
         self.means_ = means.astype(dtype)
         self.covariances_ = cov.astype(dtype)
@@ -657,9 +733,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = monitor.n_iter
         self.lower_bounds_ = list(monitor.history)
         self.lower_bound_ = monitor.history[-1] if monitor.history else -np.inf
-        self.convergence_ = monitor.to_frame()
+        self._convergence_monitor = monitor  # the frame is built on first access
+        self._convergence_frame = None
         self._fit_params = (weights, means, cov, pc)
-        return X
 
     def _run(self, problem: _Problem, start):
         """One EM run from ``start``; returns ((weights, means, cov), monitor, lower_bound)."""
@@ -700,6 +776,52 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         w, mu, c = unpack(theta)
         return (w.copy(), mu.copy(), c.copy()), monitor, monitor.history[-1]
 
+    @property
+    def convergence_(self) -> pd.DataFrame:
+        """``iteration, log_likelihood, delta, relative_delta, seconds`` of the best run.
+
+        Built on first access (a DataFrame costs more than a whole fit of a small data set).
+        """
+        frame = self.__dict__.get("_convergence_frame")
+        if frame is not None:
+            return frame
+        monitor = self.__dict__.get("_convergence_monitor")
+        if monitor is None:
+            raise AttributeError("'GaussianMixture' object has no attribute 'convergence_' "
+                                 "(not fitted yet)")
+        self._convergence_frame = monitor.to_frame()
+        return self._convergence_frame
+
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` as ``.npz`` (no pickle; see
+        :mod:`emseq.mixture._persistence` for the layout).
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from ._persistence import save_model
+
+        check_is_fitted(self)
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path) -> "GaussianMixture":
+        """Read a model written by :meth:`save` (any emseq with the same model format).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        model : GaussianMixture
+            Fitted: ``predict``, ``score_samples``... work at once.
+        """
+        from ._persistence import load_model
+
+        return load_model(cls, path)
+
     # -------------------------------------------------------------------- evaluation
     def _evaluate(self, X, *, ll_rows=False, resp=False, labels=False) -> dict[str, Any]:
         """Per-row outputs of the fitted model on validated ``X``."""
@@ -720,7 +842,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         kmeans, prec, aux, log_norm = _kernel_arrays(weights, means, pc, cov_type)
         B = _kernels.n_blocks(Xk.shape[0])
         n_threads = _threads_for(resolve_threads(self.n_threads), Xk.shape[0])
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             _kernels.estep(Xk, np.empty(0), kmeans, prec, aux, log_norm,
                            _COV_CODES[cov_type], False, False, np.zeros((B, K)),
                            np.zeros((B, 0)), np.zeros((B, 0)), np.zeros(B), ll, rs, lab,
@@ -763,8 +885,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_prob : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._map_dask(X, "score_samples")
         X = self._validate_X(X, reset=False)
         return self._evaluate(X, ll_rows=True)["ll_rows"]
+
+    def _map_dask(self, X, method: str):
+        """``method`` chunk by chunk on a dask array (lazy; a dask array is returned)."""
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {X.shape[-1]} features, but GaussianMixture is expecting "
+                             f"{self.n_features_in_} features as input")
+        if len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})
+        fitted = self
+
+        def apply(block):
+            return getattr(fitted, method)(np.asarray(block))
+
+        if method == "predict_proba":
+            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+            return X.map_blocks(apply, chunks=(X.chunks[0], (self.n_components,)),
+                                dtype=dtype)
+        dtype = np.int64 if method == "predict" else np.float64
+        return X.map_blocks(apply, drop_axis=1, dtype=dtype)
 
     def score(self, X, y=None) -> float:
         """Mean per-sample log-likelihood of ``X``.
@@ -778,7 +921,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_likelihood : float
         """
-        return float(np.mean(self.score_samples(X)))
+        values = self.score_samples(X)
+        return float(values.mean().compute() if is_dask_array(values) else np.mean(values))
 
     def predict(self, X) -> np.ndarray:
         """Most probable component of each sample.
@@ -792,6 +936,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._map_dask(X, "predict")
         X = self._validate_X(X, reset=False)
         return self._evaluate(X, labels=True)["labels"]
 
@@ -807,6 +953,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         resp : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return self._map_dask(X, "predict_proba")
         X = self._validate_X(X, reset=False)
         return self._evaluate(X, resp=True)["resp"]
 

@@ -24,7 +24,7 @@ def test_demo_end_to_end(tmp_path):
     done = run_cli(DEMO / "demo.tsv", "-k", 3, "-o", out, "-p", 1)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "assignments.tsv", "convergence.tsv", "covariances.npy", "mixture.png",
+        "assignments.tsv", "convergence.tsv", "covariances.npy", "mixture.png", "model.npz",
         "parameters.tsv"]
     params = pd.read_csv(out / "parameters.tsv", sep="\t")
     truth = pd.read_csv(DEMO / "demo_truth.tsv", sep="\t")
