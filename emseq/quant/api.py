@@ -25,6 +25,7 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
+from .gene_map import align_gene_map
 from .salmon_format import index_hashes, lib_format_counts
 from .transcripts import TranscriptIndex, load_transcripts
 
@@ -271,6 +272,7 @@ def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataF
     """RSEM/Salmon-like ``quant.genes.sf``: NumReads and TPM summed per gene; Length and
     EffectiveLength the TPM-weighted means of the gene's transcripts."""
     frame = abundances.copy()
+    tx2gene = align_gene_map(frame["Name"], tx2gene)  # exact names, else names up to a version
     genes = frame["Name"].map(tx2gene)
     unknown = frame.loc[genes.isna(), "Name"].tolist()
     known = [n for n in frame["Name"] if n in tx2gene]
