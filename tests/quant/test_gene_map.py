@@ -21,8 +21,14 @@ def test_strip_version():
 def test_versions_are_matched_with_a_note(caplog):
     names = ["NR_073460.1", "NM_1.2", "NM_2", "XM_9.1"]
     tx2gene = {"NR_073460": "A", "NM_1.2": "B", "NM_2.3": "C"}
-    with caplog.at_level(logging.WARNING, logger="emseq"):
-        got = align_gene_map(names, tx2gene)
+    # the CLI tests stop "emseq" propagating to the root logger: listen on the module's own
+    module_logger = logging.getLogger("emseq.quant.gene_map")
+    module_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="emseq.quant.gene_map"):
+            got = align_gene_map(names, tx2gene)
+    finally:
+        module_logger.removeHandler(caplog.handler)
     assert got == {"NR_073460.1": "A", "NM_1.2": "B", "NM_2": "C"}
     note = " ".join(r.getMessage() for r in caplog.records)
     assert "2 transcript names match the gene map only when their version suffix is ignored" \
