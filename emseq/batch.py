@@ -475,13 +475,13 @@ def merge_outputs(output: Path, report: pd.DataFrame, engine: str,
         levels = [("transcript", "quant.sf")]
         if options.get("tx2gene") or options.get("gtf"):
             levels.append(("gene", "quant.genes.sf"))
+        from .quant.merge import merge_quants  # one implementation with emseq quantmerge
+
         for level, filename in levels:
-            quants = {s: pd.read_csv(output / s / filename, sep="\t", index_col="Name")
-                      for s in done}
             for column, suffix in (("NumReads", "counts"), ("TPM", "tpm")):
-                matrix = pd.DataFrame({s: q[column] for s, q in quants.items()})
-                matrix.index.name = level
-                tables[f"{level}_{suffix}.tsv"] = matrix.reset_index()
+                tables[f"{level}_{suffix}.tsv"] = merge_quants(
+                    [output / s for s in done], done, column, genes=level == "gene",
+                    id_column=level)
     if engine == "motif" and done:
         motifs = []
         for sample in done:

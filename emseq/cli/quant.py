@@ -51,9 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gtf", metavar="GTF",
                         help="take the transcript-to-gene map from a GTF (transcript_id -> "
                              "gene_id); writes quant.genes.sf%(default).0s")
-    parser.add_argument("--fld-mean", type=float, default=250.0,
+    parser.add_argument("-g", "--geneMap", "--gene-map", dest="gene_map", metavar="FILE",
+                        help="Salmon's gene map: a GTF/GFF (by its .gtf/.gff extension, "
+                             "optionally .gz) or a two-column transcript-to-gene map; writes "
+                             "quant.genes.sf%(default).0s")
+    parser.add_argument("--fld-mean", "--fldMean", type=float, default=250.0,
                         help="prior mean fragment length (the whole model for single-end reads)")
-    parser.add_argument("--fld-sd", type=float, default=25.0,
+    parser.add_argument("--fld-sd", "--fldSD", type=float, default=25.0,
                         help="prior standard deviation of the fragment length")
     parser.add_argument("--score-exp", type=float, default=None,
                         help="alignment-score term exp(-x * (best AS - AS)); default: x learnt "
@@ -97,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
                          "-t/--transcripts FASTA")
     if args.sort_memory <= 0:
         raise UsageError("--sort-memory must be positive")
+    if args.gene_map:  # Salmon's -g: a GTF by its extension, else a two-column map
+        if args.tx2gene or args.gtf:
+            raise UsageError("give one gene map: -g/--geneMap, --tx2gene or --gtf")
+        is_gtf = Path(args.gene_map).name.lower().removesuffix(".gz").endswith(
+            (".gtf", ".gff", ".gff3", ".gff2"))
+        args.gtf, args.tx2gene = (args.gene_map, None) if is_gtf else (None, args.gene_map)
     result = quantify(
         args.alignments, args.transcripts, n_threads=args.threads, library_type=args.lib_type,
         vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,

@@ -27,6 +27,8 @@ from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
 from .bias import BIAS_FILES, BiasOptions
+from .gene_map import align_gene_map
+from .salmon_format import index_hashes, lib_format_counts
 from .transcripts import TranscriptIndex, load_transcripts
 
 __all__ = ["QuantResult", "quantify", "read_tx2gene", "read_gtf_tx2gene", "gene_table"]
@@ -88,6 +90,8 @@ class QuantResult:
     end_time: str = ""
     seconds: float = 0.0
     log_lines: list[str] = field(default_factory=list)
+    #: ``index_seq_hash`` & co. of meta_info.json (see :mod:`emseq.quant.salmon_format`)
+    index_hashes: dict[str, str] = field(default_factory=dict)
 
     def write(self, directory: str | os.PathLike[str], *, dump_eq: bool = False,
               report: bool = True, command: str | None = None) -> Path:
@@ -112,7 +116,7 @@ class QuantResult:
                    "command": command or "emseq.quant.quantify",
                    **{k: _jsonable(v) for k, v in self.options.items()}}
             _write_json(stage / "cmd_info.json", cmd)
-            _write_json(stage / "lib_format_counts.json", self.library)
+            _write_json(stage / "lib_format_counts.json", lib_format_counts(self.library))
             with atomic_write(stage / "libParams" / "flenDist.txt") as handle:
                 handle.write("\t".join(f"{p:.6g}" for p in self.fragment_length.pmf) + "\n")
             write_tsv(self.convergence, stage / "convergence.tsv")
@@ -158,6 +162,9 @@ class QuantResult:
                 "pos_bias_correct": bool(self.bias is not None and self.bias.options.pos),
                 "num_valid_targets": len(self.names),
                 "num_eq_classes": int(self.eq_classes.n_classes),
+                "mapping_type": "alignment",
+                "num_decoy_targets": 0,
+                **(self.index_hashes or index_hashes(None)),
                 "num_bootstraps": n_boot,
                 "num_gibbs_samples": n_boot if self.options.get("num_gibbs_samples") else 0,
                 "num_processed": int(self.num_processed),
@@ -274,6 +281,7 @@ def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataF
     """RSEM/Salmon-like ``quant.genes.sf``: NumReads and TPM summed per gene; Length and
     EffectiveLength the TPM-weighted means of the gene's transcripts."""
     frame = abundances.copy()
+    tx2gene = align_gene_map(frame["Name"], tx2gene)  # exact names, else names up to a version
     genes = frame["Name"].map(tx2gene)
     unknown = frame.loc[genes.isna(), "Name"].tolist()
     known = [n for n in frame["Name"] if n in tx2gene]
@@ -545,7 +553,8 @@ def quantify(alignments: str | os.PathLike[str],
             names=list(index.names),
             start_time=start_time,
             end_time=_dt.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Y"),
-            seconds=time.perf_counter() - started, log_lines=collector.lines)
+            seconds=time.perf_counter() - started, log_lines=collector.lines,
+            index_hashes=index_hashes(index))
     finally:
         package_logger.removeHandler(collector)
         package_logger.setLevel(saved_level)

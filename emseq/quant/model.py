@@ -214,42 +214,61 @@ def bootstrap(classes: EqClasses, efflen: np.ndarray, options: EMOptions, n: int
 
 
 def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
-          thinning: int = 16, prior: float = 0.01, beta: float = 0.1, burn_in: int = 0,
-          seed: int = 0) -> np.ndarray:
-    """Posterior samples of fragment counts by collapsed Gibbs sampling over the classes.
+          thinning: int = 16, prior: float = 0.01, beta: float = 0.1,
+          burn_in: int | None = None, seed: int = 0) -> np.ndarray:
+    """Posterior samples of expected fragment counts by Gibbs sampling over the classes.
 
-    Each sweep splits every class's count over its transcripts with a multinomial draw (as a
-    chain of binomials, vectorised across classes) in proportion to ``mu_t * weight``, then
-    draws each transcript's per-nucleotide rate ``mu_t ~ Gamma(prior + count_t, 1 / (beta +
-    efflen_t))`` (Salmon's sampler). One sample is kept every ``thinning`` sweeps.
+    Salmon's sampler: each sweep
+
+    1. splits every class's count over its transcripts with a multinomial draw (as a chain
+       of binomials, vectorised across classes) in proportion to ``mu_t * weight``;
+    2. draws each transcript's per-nucleotide rate from its posterior given the counts,
+       ``mu_t ~ Gamma(prior + count_t, 1 / (beta + efflen_t))``.
+
+    Every ``thinning`` sweeps (after ``burn_in`` sweeps, default ``thinning``), the sample kept
+    is the abundance itself, ``mu_t * efflen_t`` scaled to the total count, not the integer
+    assignment of step 1: a transcript whose fragments are all unambiguous has a fixed
+    assignment, and its spread comes only from step 2 (Poisson-like, ``sd ≈ sqrt(count)``).
+    Reporting the assignments instead gives such transcripts zero spread, as if their
+    abundance were known exactly.
 
     Returns
     -------
     ndarray of shape (n, n_transcripts)
-        Fragment counts per transcript, one row per kept sample.
+        Expected fragment counts per transcript, one row per kept sample (each row sums to
+        the total class count).
     """
     rng = np.random.default_rng(seed)
     offsets, tids, weights = classes.offsets, classes.tids, classes.weights
     counts = np.rint(classes.counts).astype(np.int64)
+    total_count = float(classes.counts.sum())
     sizes = np.diff(offsets)
     n_tx = efflen.shape[0]
+    efflen = np.asarray(efflen, dtype=np.float64)
+    burn_in = thinning if burn_in is None else int(burn_in)
     mu = np.maximum(np.asarray(start, dtype=np.float64), 0.0) / efflen
     mu = np.where(mu > 0, mu, prior / (beta + efflen))
     # entries grouped by their rank within the class: rank r of every class at once
     rank = np.arange(tids.size) - np.repeat(offsets[:-1], sizes)
     by_rank = [np.flatnonzero(rank == r) for r in range(int(sizes.max()) if sizes.size else 0)]
     class_of = np.repeat(np.arange(sizes.size), sizes)
+    # classes of a single transcript: their assignment never changes
+    single = sizes == 1
+    fixed = np.bincount(tids[offsets[:-1][single]], weights=counts[single],
+                        minlength=n_tx).astype(np.int64)
+    multi_rank = [idx[~single[class_of[idx]]] for idx in by_rank]
     samples = np.empty((n, n_tx), dtype=np.float64)
     kept = 0
     sweep = 0
+    scale = 1.0 / (beta + efflen)
     while kept < n:
         p = mu[tids] * weights
-        # remaining probability mass of each class from rank r onwards
-        total = np.bincount(class_of, weights=p, minlength=sizes.size)
+        remaining_p = np.bincount(class_of, weights=p, minlength=sizes.size)
         remaining_n = counts.copy()
-        remaining_p = total.copy()
         assigned = np.zeros(tids.size, dtype=np.int64)
-        for idx in by_rank:
+        for idx in multi_rank:
+            if not idx.size:
+                continue
             c = class_of[idx]
             last = rank[idx] == sizes[c] - 1
             q = np.divide(p[idx], remaining_p[c], out=np.ones(idx.size),
@@ -260,10 +279,11 @@ def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
             assigned[idx] = draw
             remaining_n[c] -= draw
             remaining_p[c] -= p[idx]
-        tx_counts = np.bincount(tids, weights=assigned, minlength=n_tx)
-        mu = rng.gamma(prior + tx_counts, 1.0 / (beta + efflen))
+        tx_counts = fixed + np.bincount(tids, weights=assigned, minlength=n_tx)
+        mu = rng.gamma(prior + tx_counts, scale)
         sweep += 1
         if sweep > burn_in and (sweep - burn_in) % thinning == 0:
-            samples[kept] = tx_counts
+            abundance = mu * efflen
+            samples[kept] = abundance * (total_count / abundance.sum())
             kept += 1
     return samples

@@ -207,3 +207,77 @@ def write_bam(path, tx: Transcriptome, fragments: list[Fragment], *, order: str 
     with pysam.AlignmentFile(str(path), "wb", header=header) as out:
         for r in records:
             out.write(r)
+
+
+@dataclass
+class SimulatedClasses:
+    """Equivalence classes drawn from a known generative model (see :func:`simulate_classes`).
+
+    ``expected`` is the mean fragment count of each transcript (``n_fragments * p_t``, the
+    abundance a replicate's interval should cover); ``realized`` the fragments actually drawn
+    from it; ``ambiguity`` the fraction of a transcript's fragments that fell in classes of
+    more than one transcript.
+    """
+
+    classes: object
+    efflen: np.ndarray
+    expected: np.ndarray
+    realized: np.ndarray
+    ambiguity: np.ndarray
+
+
+def simulate_classes(seed: int, n_genes: int = 60, n_fragments: int = 50_000,
+                     sigma: float = 1.5) -> SimulatedClasses:
+    """Equivalence classes with exact likelihoods, no reads: genes of 1-4 isoforms; a fragment
+    of isoform ``t`` falls in one of the classes (subsets of its gene's isoforms containing
+    ``t``) with probability ``q[t, c]``, and the class weight is ``q[t, c] * efflen_t`` so that
+    the EM's likelihood ``alpha_t * w / efflen_t`` is the generating model."""
+    from itertools import combinations
+
+    from emseq.quant.bam import EqClasses
+
+    rng = np.random.default_rng(seed)
+    patterns: list[tuple[int, ...]] = []
+    n_tx = 0
+    for _ in range(n_genes):
+        k = int(rng.choice([1, 1, 2, 3, 4]))
+        iso = list(range(n_tx, n_tx + k))
+        n_tx += k
+        for size in range(1, k + 1):
+            patterns.extend(combinations(iso, size))
+    efflen = rng.uniform(300, 3000, n_tx)
+    # q[t, c]: Dirichlet over the patterns containing t, the unique one favoured a little
+    q = np.zeros((n_tx, len(patterns)))
+    for t in range(n_tx):
+        cols = [c for c, pat in enumerate(patterns) if t in pat]
+        conc = np.array([2.0 if len(patterns[c]) == 1 else 1.0 for c in cols])
+        q[t, cols] = rng.dirichlet(conc)
+    abundance = rng.lognormal(0.0, sigma, n_tx)
+    abundance[rng.random(n_tx) < 0.1] = 0.0
+    p = abundance / abundance.sum()
+    realized = rng.multinomial(n_fragments, p)
+    class_counts = np.zeros(len(patterns), dtype=np.int64)
+    shared = np.zeros(n_tx)
+    for t in np.flatnonzero(realized):
+        draw = rng.multinomial(realized[t], q[t])
+        class_counts += draw
+        shared[t] = draw[[len(pat) > 1 for pat in patterns]].sum()
+    keep = np.flatnonzero(class_counts)
+    offsets = np.concatenate([[0], np.cumsum([len(patterns[c]) for c in keep])]).astype(np.int64)
+    tids = np.array([t for c in keep for t in patterns[c]], dtype=np.int32)
+    weights = np.array([q[t, c] * efflen[t] for c in keep for t in patterns[c]])
+    classes = EqClasses(offsets=offsets, tids=tids, weights=weights,
+                        counts=class_counts[keep].astype(np.float64),
+                        fld_histogram=np.zeros(1), library={}, stats={})
+    ambiguity = np.divide(shared, realized, out=np.zeros(n_tx), where=realized > 0)
+    return SimulatedClasses(classes, efflen, n_fragments * p, realized.astype(np.float64),
+                            ambiguity)
+
+
+def interval_coverage(replicates: np.ndarray, truth: np.ndarray, level: float = 0.95,
+                      mask: np.ndarray | None = None) -> float:
+    """Fraction of transcripts (``mask``) whose ``truth`` lies inside the central ``level``
+    interval of the replicates (percentiles of the rows)."""
+    lo, hi = np.percentile(replicates, [50 * (1 - level), 50 * (1 + level)], axis=0)
+    inside = (truth >= lo) & (truth <= hi)
+    return float(inside[mask].mean() if mask is not None else inside.mean())
