@@ -57,8 +57,8 @@ class TranscriptIndex:
         """The sequence of transcript ``i`` (upper case)."""
         if self.sequence_buffer is None:
             raise ValueError(f"{self.source}: the transcript sequences are not loaded")
-        lo = int(self.lengths[:i].sum())
-        return self.sequence_buffer[lo:lo + int(self.lengths[i])].tobytes().decode("ascii")
+        offsets = self.offsets
+        return self.sequence_buffer[offsets[i]:offsets[i + 1]].tobytes().decode("ascii")
 
     def __len__(self) -> int:
         return len(self.names)
