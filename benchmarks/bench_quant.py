@@ -39,10 +39,19 @@ A missing tool gives a row ``not installed``; a failing one ``failed: <last line
 stderr>``. Results go to ``<out>.tsv`` and ``<out>.md``; every tool's stderr to
 ``<work>/logs/``.
 
+With ``--tools bias`` (on a simulation with library biases) the rows are Salmon with no bias
+flag, ``--gcBias``, ``--seqBias``, ``--posBias`` and all three, against emseq without correction,
+with ``--gc-bias``, ``--seq-bias --gc-bias`` and all three; the targets then compare each emseq
+correction with every Salmon configuration and with emseq's own time without correction.
+
 Usage::
 
     python benchmarks/simulate_reads.py -o benchmarks/work/sim1M --n-pairs 1000000 --seed 1
     python benchmarks/bench_quant.py --sim benchmarks/work/sim1M --emseq-src /work/wt/quant
+    python benchmarks/simulate_reads.py -o benchmarks/work/bias1M --n-pairs 1000000 --seed 11 \
+        --gc-bias 0.1 --seq-bias 1.5 --pos-bias 1.0
+    python benchmarks/bench_quant.py --sim benchmarks/work/bias1M --tools bias --orders unsorted \
+        --out benchmarks/results/quant_bias
 """
 
 from __future__ import annotations
@@ -215,12 +224,14 @@ def salmon_layout_result(run: Run, out: Path, tool: str) -> tuple[Run, pd.DataFr
     return run, read_estimates(out / "quant.sf", tool)
 
 
-def tool_salmon(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFrame | None]:
-    name = f"salmon_{'em' if em else 'vb'}_{tag}"
+def tool_salmon(s: Setup, bam: Path, tag: str, em: bool,
+                flags: tuple[str, ...] = ()) -> tuple[Run, pd.DataFrame | None]:
+    suffix = "".join("_" + f.lstrip("-").replace("Bias", "") for f in flags)
+    name = f"salmon_{'em' if em else 'vb'}{suffix}_{tag}"
     out = s.work / name
     shutil.rmtree(out, ignore_errors=True)
     cmd = ["salmon", "quant", "-t", s.fasta, "-l", "A", "-a", bam, "-p", str(s.threads),
-           "-o", out] + (["--useEM"] if em else [])
+           "-o", out] + (["--useEM"] if em else []) + list(flags)
     run = run_measured(cmd, s.work / "logs" / f"{name}.log")
     return salmon_layout_result(run, out, "salmon")
 
@@ -263,8 +274,10 @@ def tool_rsem(s: Setup, bam: Path, tag: str) -> tuple[Run, pd.DataFrame | None]:
     return run, read_estimates(results, "rsem")
 
 
-def tool_emseq(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFrame | None]:
-    name = f"emseq_{'em' if em else 'vb'}_{tag}"
+def tool_emseq(s: Setup, bam: Path, tag: str, em: bool,
+               flags: tuple[str, ...] = ()) -> tuple[Run, pd.DataFrame | None]:
+    suffix = "".join("_" + f.lstrip("-").replace("-bias", "") for f in flags)
+    name = f"emseq_{'em' if em else 'vb'}{suffix}_{tag}"
     out = s.work / name
     shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ)
@@ -272,12 +285,15 @@ def tool_emseq(s: Setup, bam: Path, tag: str, em: bool) -> tuple[Run, pd.DataFra
     if not (s.emseq_src / "emseq" / "quant").is_dir():
         return Run(status=f"not installed (no emseq/quant in {s.emseq_src})"), None
     cmd = [sys.executable, "-m", "emseq", "quant", "-a", bam, "-t", s.fasta, "-o", out,
-           "-p", str(s.threads), "-q"] + (["--em"] if em else [])
+           "-p", str(s.threads), "-q"] + (["--em"] if em else []) + list(flags)
     # run outside any source tree: `python -m` puts the working directory first on sys.path,
     # which would shadow --emseq-src with the emseq of the current directory
     run = run_measured(cmd, s.work / "logs" / f"{name}.log", env=env, cwd=s.work)
     return salmon_layout_result(run, out, "emseq")
 
+
+SALMON_BIAS = ("--seqBias", "--gcBias", "--posBias")
+EMSEQ_BIAS = ("--seq-bias", "--gc-bias", "--pos-bias")
 
 TOOLS = {
     "samtools": ("samtools view -c", "floor", lambda s, b, t: tool_samtools(s, b, t)),
@@ -286,7 +302,26 @@ TOOLS = {
     "rsem": ("rsem", "em", lambda s, b, t: tool_rsem(s, b, t)),
     "emseq": ("emseq", "vb", lambda s, b, t: tool_emseq(s, b, t, em=False)),
     "emseq-em": ("emseq --em", "em", lambda s, b, t: tool_emseq(s, b, t, em=True)),
+    # bias correction (run these on a biased simulation: simulate_reads.py --gc-bias ...)
+    "salmon-gc": ("salmon --gcBias", "vb",
+                  lambda s, b, t: tool_salmon(s, b, t, em=False, flags=("--gcBias",))),
+    "salmon-seq": ("salmon --seqBias", "vb",
+                   lambda s, b, t: tool_salmon(s, b, t, em=False, flags=("--seqBias",))),
+    "salmon-pos": ("salmon --posBias", "vb",
+                   lambda s, b, t: tool_salmon(s, b, t, em=False, flags=("--posBias",))),
+    "salmon-bias": ("salmon --seqBias --gcBias --posBias", "vb",
+                    lambda s, b, t: tool_salmon(s, b, t, em=False, flags=SALMON_BIAS)),
+    "emseq-gc": ("emseq --gc-bias", "vb",
+                 lambda s, b, t: tool_emseq(s, b, t, em=False, flags=("--gc-bias",))),
+    "emseq-seqgc": ("emseq --seq-bias --gc-bias", "vb",
+                    lambda s, b, t: tool_emseq(s, b, t, em=False,
+                                               flags=("--seq-bias", "--gc-bias"))),
+    "emseq-bias": ("emseq --seq-bias --gc-bias --pos-bias", "vb",
+                   lambda s, b, t: tool_emseq(s, b, t, em=False, flags=EMSEQ_BIAS)),
 }
+#: The tools of the bias benchmark (``--tools bias``).
+BIAS_TOOLS = ["samtools", "salmon", "salmon-gc", "salmon-seq", "salmon-pos", "salmon-bias",
+              "emseq", "emseq-gc", "emseq-seqgc", "emseq-bias"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,6 +430,26 @@ def targets(table: pd.DataFrame) -> list[str]:
             lines.append(f"- speed, {name} within 2x of `samtools view -c -@P` wall time: "
                          f"{'met' if f <= 2 else 'missed'} ({f:.2f}x: {mine['wall_s']:.1f} s vs "
                          f"{floor['wall_s']:.1f} s)")
+    bias_peers = [(t, get(t)) for t in ("salmon", "salmon --gcBias", "salmon --seqBias",
+                                        "salmon --posBias", "salmon --seqBias --gcBias --posBias")]
+    for label in ("emseq --seq-bias --gc-bias --pos-bias", "emseq --seq-bias --gc-bias",
+                  "emseq --gc-bias"):
+        mine = get(label)
+        if mine is None:
+            continue
+        compare(mine, bias_peers, f"bias, {label} >= every Salmon bias configuration")
+        if em_vb is not None:
+            r = mine["wall_s"] / em_vb["wall_s"]
+            lines.append(f"- bias cost, {label} <= 1.5x emseq's wall time without correction: "
+                         f"{'met' if r <= 1.5 else 'missed'} ({r:.2f}x: {mine['wall_s']:.1f} s "
+                         f"vs {em_vb['wall_s']:.1f} s)")
+        best = min((p for _, p in bias_peers if p is not None), key=lambda p: p["peak_mb"],
+                   default=None)
+        if best is not None:
+            m = mine["peak_mb"] / best["peak_mb"]
+            lines.append(f"- bias memory, {label} <= 1/4 of the smallest Salmon peak: "
+                         f"{'met' if m <= 0.25 else 'missed'} ({mine['peak_mb']:.0f} MB vs "
+                         f"{best['peak_mb']:.0f} MB)")
     for order in ("coord", "collate"):
         mine, base = get("emseq", order), em_vb
         if mine is None or base is None:
@@ -471,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="source tree put on PYTHONPATH to run `python -m emseq quant`")
     p.add_argument("-p", "--threads", type=int, default=2)
     p.add_argument("--tools", default=",".join(TOOLS),
-                   help="comma-separated subset of " + ",".join(TOOLS))
+                   help="comma-separated subset of " + ",".join(TOOLS) + ", or 'bias' for "
+                        + ",".join(BIAS_TOOLS) + " (with --orders unsorted)")
     p.add_argument("--orders", default="unsorted,coord,collate",
                    help="BAM orders to run: unsorted (the aligner's), coord, collate")
     p.add_argument("--order-tools", default="salmon,rsem,emseq",
@@ -496,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     setup = Setup(bam=bam, fasta=fasta, work=work, threads=args.threads,
                   emseq_src=args.emseq_src.resolve())
-    tools = [t for t in args.tools.split(",") if t]
+    tools = BIAS_TOOLS if args.tools == "bias" else [t for t in args.tools.split(",") if t]
     order_tools = [t for t in args.order_tools.split(",") if t]
     unknown = [t for t in tools + order_tools if t not in TOOLS]
     if unknown:

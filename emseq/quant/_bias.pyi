@@ -16,7 +16,10 @@ def expected_pass(seq: NDArray[np.uint8], offsets: NDArray[np.int64],
                   blocks: NDArray[np.int64], bias_sum: NDArray[np.float64],
                   mass_sum: NDArray[np.float64], exp_gc: NDArray[np.float64],
                   exp5: NDArray[np.float64], exp3: NDArray[np.float64],
-                  exp_pos: NDArray[np.float64], use_seq: bool, n_threads: int = ...) -> None: ...
+                  exp_pos: NDArray[np.float64], rows: NDArray[np.int64],
+                  gc_hist: NDArray[np.float64], pos_hist: NDArray[np.float64],
+                  use_seq: bool, want_tables: bool = ...,
+                  n_threads: int = ...) -> None: ...
 def observed(seq: NDArray[np.uint8], offsets: NDArray[np.int64], tids: NDArray[np.int32],
              lo: NDArray[np.int64], span: NDArray[np.int64], kind: NDArray[np.uint8],
              weight: NDArray[np.float64], lengths: NDArray[np.int64],

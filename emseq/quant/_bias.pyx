@@ -138,15 +138,29 @@ def expected_pass(const uint8_t[::1] seq,              # IN  all transcripts, AS
                   double[:, :, :, ::1] exp5,           # OUT (n_blocks, WIDTH, 5, 4)
                   double[:, :, :, ::1] exp3,           # OUT (n_blocks, WIDTH, 5, 4)
                   double[:, :, ::1] exp_pos,           # OUT (n_blocks, C, P)
-                  bint use_seq, int n_threads=1):
-    """One pass over every fragment position: bias sums and the expected distributions.
+                  const int64_t[::1] rows,             # IN  (n_tx,) row in the histograms
+                  double[:, ::1] gc_hist,              # OUT (n_rows, G)
+                  double[:, ::1] pos_hist,             # OUT (n_rows, P)
+                  bint use_seq, bint want_tables=True, int n_threads=1):
+    """One pass over every fragment position of the expressed transcripts.
 
-    Transcript ``t``'s ``counts[t]`` fragments are spread over its positions in proportion to
-    their current bias weight (the positions' conditional distribution given the transcript,
-    which does not depend on the abundances); each factor's table receives the positions'
-    fragments divided by that factor's weight, so that ``observed / expected`` is that
-    factor's updated weight (iterative proportional fitting, one factor given the others).
-    A transcript shorter than every representative length counts as one fragment covering it.
+    Transcripts with ``counts[t] <= 0`` are skipped (their sums stay 0: no correction). For
+    the others, ``bias_sum``/``mass_sum`` receive the sum of the bias weights of their fragment
+    positions; with ``want_tables``, the transcript's ``counts[t]`` fragments are also spread
+    over its positions in proportion to their bias weight (the positions' distribution given
+    the transcript, which does not depend on the abundances), and each factor's table receives
+    the positions' fragments divided by that factor's weight, so that ``observed / expected``
+    is that factor's updated weight (iterative proportional fitting, one factor given the
+    others). One sweep: the spread is accumulated per transcript unnormalised and scaled by
+    ``counts[t] / bias_sum[t]`` at the end. A transcript shorter than every representative
+    length counts as one fragment covering it.
+
+    With ``want_tables``, row ``rows[t]`` of ``gc_hist`` also receives the transcript's
+    fragment positions per GC bin weighted by the sequence and positional factors (so that
+    ``bias_sum[t] = gc_hist[rows[t]] @ gc``), and of ``pos_hist`` its positions per positional
+    bin weighted by the GC and sequence factors: the GC and positional factors can then be
+    fitted to convergence without another pass (they are confounded with the abundances
+    when transcripts differ in GC more than their fragments do).
     """
     cdef int n_blocks = blocks.shape[0] - 1
     cdef int K = lengths.shape[0], G = gc.shape[0], C = pos.shape[0], P = pos.shape[1]
@@ -164,7 +178,10 @@ def expected_pass(const uint8_t[::1] seq,              # IN  all transcripts, AS
                         &class_upper[0] if n_upper > 0 else NULL, n_upper,
                         blocks[blk], blocks[blk + 1], &bias_sum[0], &mass_sum[0],
                         &exp_gc[blk, 0], &exp5[blk, 0, 0, 0], &exp3[blk, 0, 0, 0],
-                        &exp_pos[blk, 0, 0], use_seq)
+                        &exp_pos[blk, 0, 0], &rows[0],
+                        &gc_hist[0, 0] if gc_hist.shape[0] > 0 else NULL,
+                        &pos_hist[0, 0] if pos_hist.shape[0] > 0 else NULL,
+                        use_seq, want_tables)
 
 
 cdef void _expected_block(const uint8_t *seq, const int64_t *offsets, const double *counts,
@@ -173,33 +190,39 @@ cdef void _expected_block(const uint8_t *seq, const int64_t *offsets, const doub
                           int C, int P, const int64_t *class_upper, int n_upper,
                           int64_t t0, int64_t t1, double *bias_sum, double *mass_sum,
                           double *exp_gc, double *exp5, double *exp3, double *exp_pos,
-                          bint use_seq) noexcept nogil:
+                          const int64_t *rows, double *gc_hist, double *pos_hist,
+                          bint use_seq, bint want_tables) noexcept nogil:
     cdef int64_t t, L, s, e, l, max_len = 0, n_pos
-    cdef int k, g, c, pb, fits, sweep
+    cdef int k, g, c, pb, fits
     cdef const uint8_t *tx
     cdef int32_t *gcpre
     cdef double *r5
     cdef double *r3
     cdef double *w5
     cdef double *w3
-    cdef double m, b, wt, pg, pp, bs, ms, rt
+    cdef double *tgc
+    cdef double *tpos
+    cdef double m, b, pg, pp, q53, bs, ms, rt
     for t in range(t0, t1):
         L = offsets[t + 1] - offsets[t]
-        if L > max_len:
+        if L > max_len and counts[t] > 0:
             max_len = L
     gcpre = <int32_t *> malloc((max_len + 1) * sizeof(int32_t))
     r5 = <double *> malloc((max_len + 1) * sizeof(double))
     r3 = <double *> malloc((max_len + 1) * sizeof(double))
     w5 = <double *> malloc((max_len + 1) * sizeof(double))
     w3 = <double *> malloc((max_len + 1) * sizeof(double))
-    if gcpre == NULL or r5 == NULL or r3 == NULL or w5 == NULL or w3 == NULL:
-        free(gcpre); free(r5); free(r3); free(w5); free(w3)
+    tgc = <double *> malloc(G * sizeof(double))
+    tpos = <double *> malloc(P * sizeof(double))
+    if (gcpre == NULL or r5 == NULL or r3 == NULL or w5 == NULL or w3 == NULL or tgc == NULL
+            or tpos == NULL):
+        free(gcpre); free(r5); free(r3); free(w5); free(w3); free(tgc); free(tpos)
         return
     for t in range(t0, t1):
         L = offsets[t + 1] - offsets[t]
         bias_sum[t] = 0.0
         mass_sum[t] = 0.0
-        if L <= 0:
+        if L <= 0 or counts[t] <= 0:
             continue
         tx = seq + offsets[t]
         c = _class_of(L, class_upper, n_upper)
@@ -212,56 +235,63 @@ cdef void _expected_block(const uint8_t *seq, const int64_t *offsets, const doub
             else:
                 r5[s] = 1.0
                 r3[s] = 1.0
-            w5[s] = 0.0
-            w3[s] = 0.0
-        # first sweep: the transcript's sum of bias weights; second: spread its fragments
-        rt = 0.0
-        for sweep in range(2):
-            if sweep == 1:
-                if counts[t] <= 0 or bs <= 0:
+        if want_tables:
+            memset(w5, 0, L * sizeof(double))
+            memset(w3, 0, L * sizeof(double))
+            memset(tgc, 0, G * sizeof(double))
+            memset(tpos, 0, P * sizeof(double))
+        bs = 0.0
+        ms = 0.0
+        fits = 0
+        for k in range(K + 1):
+            if k < K:
+                l = lengths[k]
+                m = mass[k]
+                if l > L or l <= 0:
+                    continue
+                fits = 1
+            else:
+                if fits:
                     break
-                rt = counts[t] / bs
-            bs = 0.0
-            ms = 0.0
-            fits = 0
-            for k in range(K + 1):
-                if k < K:
-                    l = lengths[k]
-                    m = mass[k]
-                    if l > L or l <= 0:
-                        continue
-                    fits = 1
-                else:
-                    if fits:
-                        break
-                    l = L          # no representative length fits: one fragment, the transcript
-                    m = 1.0
-                n_pos = L - l + 1
-                for s in range(n_pos):
-                    e = s + l - 1
-                    g = _gc_bin(gcpre[s + l] - gcpre[s], l, G)
-                    pb = _pos_bin(s, l, L, P)
-                    pg = gc[g]
-                    pp = pos[c * P + pb]
-                    b = pg * r5[s] * r3[e] * pp
-                    bs = bs + m * b
-                    ms = ms + m
-                    if rt > 0:
-                        wt = rt * m
-                        exp_gc[g] += wt * r5[s] * r3[e] * pp
-                        exp_pos[c * P + pb] += wt * pg * r5[s] * r3[e]
-                        w5[s] += wt * pg * r3[e] * pp
-                        w3[e] += wt * pg * r5[s] * pp
-            if sweep == 0:
-                bias_sum[t] = bs
-                mass_sum[t] = ms
-        if rt > 0 and use_seq:
+                l = L          # no representative length fits: one fragment, the transcript
+                m = 1.0
+            n_pos = L - l + 1
+            ms = ms + m * n_pos
+            for s in range(n_pos):
+                e = s + l - 1
+                g = _gc_bin(gcpre[s + l] - gcpre[s], l, G)
+                pb = _pos_bin(s, l, L, P)
+                pg = m * gc[g]
+                pp = pos[c * P + pb]
+                q53 = r5[s] * r3[e]
+                b = pg * q53 * pp
+                bs = bs + b
+                if want_tables:
+                    tgc[g] += m * q53 * pp
+                    tpos[pb] += pg * q53
+                    w5[s] += pg * r3[e] * pp
+                    w3[e] += pg * r5[s] * pp
+        bias_sum[t] = bs
+        mass_sum[t] = ms
+        if not want_tables or bs <= 0:
+            continue
+        rt = counts[t] / bs
+        for g in range(G):
+            exp_gc[g] += rt * tgc[g]
+        for pb in range(P):
+            exp_pos[c * P + pb] += rt * tpos[pb]
+        if rows[t] >= 0 and gc_hist != NULL and pos_hist != NULL:
+            for g in range(G):
+                gc_hist[rows[t] * G + g] = tgc[g]
+            for pb in range(P):
+                pos_hist[rows[t] * P + pb] = tpos[pb]
+        if use_seq:
             for s in range(L):
                 if w5[s] > 0:
-                    _context_add(exp5, tx, L, s, 0, w5[s])
+                    _context_add(exp5, tx, L, s, 0, rt * w5[s])
                 if w3[s] > 0:
-                    _context_add(exp3, tx, L, s, 1, w3[s])
-    free(gcpre); free(r5); free(r3); free(w5); free(w3)
+                    _context_add(exp3, tx, L, s, 1, rt * w3[s])
+    free(gcpre); free(r5); free(r3); free(w5); free(w3); free(tgc); free(tpos)
 
 
 def observed(const uint8_t[::1] seq,            # IN  all transcripts, ASCII

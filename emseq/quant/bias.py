@@ -22,8 +22,11 @@ bias-corrected effective length); the EM is then run again with them.
 
 The three are fitted jointly by backfitting: each factor's expected distribution is computed
 with the positions weighted by the other factors' current weights, for ``rounds`` rounds.
-Observed counts are shrunk towards the expected distribution with ``prior`` pseudo-fragments,
-and weights are clipped to [1/100, 100].
+Each cell's observed and expected counts get ``prior`` pseudo-fragments (a cell expected to
+hold about a fragment keeps a weight near 1), and weights are clipped to [1/100, 100]. The GC
+and positional factors are confounded with the abundances when transcripts differ in GC more
+than their fragments do: after each pass they are fitted to convergence from per-transcript
+histograms (no further pass over the positions), the sequence factor by one update per pass.
 
 Cost: one pass over every position of every expressed transcript per round, times ``n_lengths``
 representative fragment lengths (quantiles of the fragment length distribution, each carrying
@@ -82,7 +85,8 @@ class BiasOptions:
     rounds : int
         Backfitting rounds (one kernel pass each, plus one for the effective lengths).
     prior : float
-        Pseudo-fragments, distributed as the expected distribution, added to each observed one.
+        Pseudo-fragments added to the observed and the expected count of every cell of every
+        model (shrinks the weights of thinly populated cells towards 1).
     max_ratio : float
         Bias weights are clipped to ``[1 / max_ratio, max_ratio]``.
     """
@@ -97,7 +101,7 @@ class BiasOptions:
     length_classes: tuple[int, ...] = (800, 1500, 2500, 4000)
     n_lengths: int = 8
     rounds: int = 3
-    prior: float = 20.0
+    prior: float = 5.0
     max_ratio: float = 100.0
 
     @property
@@ -219,14 +223,63 @@ def _posteriors(sample: AlignmentSample, num_reads: np.ndarray,
 
 def _ratio(obs: np.ndarray, exp: np.ndarray, prior: float, max_ratio: float,
            axis: int | tuple[int, ...] | None) -> np.ndarray:
-    """Smoothed ``P_obs / P_exp`` with the shares taken along ``axis`` (None: all cells)."""
+    """Smoothed observed / expected ratio, the shares taken along ``axis`` (None: all cells).
+
+    The expected distribution is scaled to the observed total along ``axis``; ``prior``
+    pseudo-fragments are added to both counts of every cell, so that a cell expected to hold
+    a fragment or less keeps a weight near 1 whatever it holds, and a cell without any
+    expected mass (no position of any transcript falls in it) gets exactly 1.
+    """
     exp_total = exp.sum(axis=axis, keepdims=True)
     obs_total = obs.sum(axis=axis, keepdims=True)
-    p_exp = np.divide(exp, exp_total, out=np.zeros_like(exp), where=exp_total > 0)
-    p_obs = np.divide(obs + prior * p_exp, obs_total + prior,
-                      out=np.zeros_like(obs), where=(obs_total + prior) > 0)
-    ratio = np.divide(p_obs, p_exp, out=np.ones_like(obs), where=p_exp > 0)
+    expected = np.divide(exp * obs_total, exp_total, out=np.zeros_like(exp),
+                         where=exp_total > 0)
+    ratio = np.divide(obs + prior, expected + prior, out=np.ones_like(obs),
+                      where=(exp > 0) & (expected + prior > 0))
     return np.clip(ratio, 1.0 / max_ratio, max_ratio)
+
+
+def _fit_gc(obs: np.ndarray, hist: np.ndarray, counts: np.ndarray, gc: np.ndarray,
+            prior: float, cap: float, max_iter: int = 500,
+            tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """The GC weights given the other factors, to convergence.
+
+    ``hist[t] @ gc`` is transcript ``t``'s sum of bias weights, so the expected GC
+    distribution is ``hist.T @ (counts / (hist @ gc))`` without a pass over the positions;
+    iterating ``gc = observed / expected`` resolves the confounding of GC with the
+    abundances (transcripts differ in GC more than their fragments do) that a single
+    update per pass leaves half done.
+    """
+    exp = np.zeros_like(obs)
+    for _ in range(max_iter):
+        bs = hist @ gc
+        rate = np.divide(counts, bs, out=np.zeros_like(bs), where=bs > 0)
+        exp = hist.T @ rate
+        new = _ratio(obs, exp, prior, cap, None)
+        done = np.max(np.abs(np.log(new) - np.log(gc))) < tol
+        gc = new
+        if done:
+            break
+    return gc, exp
+
+
+def _fit_positional(obs: np.ndarray, hist: np.ndarray, tx_class: np.ndarray,
+                    counts: np.ndarray, pos: np.ndarray, prior: float, cap: float,
+                    max_iter: int = 500, tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """The positional weights given the other factors, to convergence (as :func:`_fit_gc`,
+    each transcript's positions weighted by its length class's curve)."""
+    exp = np.zeros_like(obs)
+    for _ in range(max_iter):
+        bs = np.einsum("tb,tb->t", hist, pos[tx_class])
+        rate = np.divide(counts, bs, out=np.zeros_like(bs), where=bs > 0)
+        exp = np.zeros_like(obs)
+        np.add.at(exp, tx_class, hist * rate[:, None])
+        new = _ratio(obs, exp, prior, cap, 1)
+        done = np.max(np.abs(np.log(new) - np.log(pos))) < tol
+        pos = new
+        if done:
+            break
+    return pos, exp
 
 
 def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads: np.ndarray,
@@ -296,23 +349,32 @@ def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads
     exp3 = np.zeros((nb, W, 5, 4))
     exp_pos = np.zeros((nb, n_classes, P))
     prior, cap = options.prior, options.max_ratio
+    rows = np.full(n_tx, -1, dtype=np.int64)
+    expressed = np.flatnonzero(counts > 0)
+    rows[expressed] = np.arange(expressed.size)
+    gc_hist = np.zeros((expressed.size, G))
+    pos_hist = np.zeros((expressed.size, P))
+    tx_class = np.searchsorted(upper, np.asarray(index.lengths)[expressed], side="right")
     totals = None
     for _ in range(options.rounds):
         _bias.expected_pass(seq, offsets, counts, lengths, mass, gc, log5, log3, pos, upper,
-                            blocks, bias_sum, mass_sum, exp_gc, exp5, exp3, exp_pos,
-                            options.seq, n_threads)
-        totals = (exp_gc.sum(0), exp5.sum(0), exp3.sum(0), exp_pos.sum(0))
-        if options.gc:
-            gc = _ratio(gc_obs, totals[0], prior, cap, None)
+                            blocks, bias_sum, mass_sum, exp_gc, exp5, exp3, exp_pos, rows,
+                            gc_hist, pos_hist, options.seq, True, n_threads)
+        totals = [exp_gc.sum(0), exp5.sum(0), exp3.sum(0), exp_pos.sum(0)]
         if options.seq:
             log5 = np.log(_ratio(seq5_obs, totals[1], prior, cap, 2))
             log3 = np.log(_ratio(seq3_obs, totals[2], prior, cap, 2))
         if options.pos:
-            pos = _ratio(pos_obs, totals[3], prior, cap, 1)
-    # the effective lengths with the final weights (no expected tables needed)
-    _bias.expected_pass(seq, offsets, np.zeros_like(counts), lengths, mass, gc, log5, log3, pos,
-                        upper, blocks, bias_sum, mass_sum, exp_gc, exp5, exp3, exp_pos,
-                        options.seq, n_threads)
+            pos, totals[3] = _fit_positional(pos_obs, pos_hist, tx_class, counts[expressed],
+                                             pos, prior, cap)
+        if options.gc:
+            gc, totals[0] = _fit_gc(gc_obs, gc_hist, counts[expressed], gc, prior, cap)
+    # the effective lengths with the final weights (no expected tables needed); transcripts
+    # without fragments in the first EM keep their effective length (an EM cannot give them
+    # fragments back, and skipping them keeps the pass proportional to what is expressed)
+    _bias.expected_pass(seq, offsets, counts, lengths, mass, gc, log5, log3, pos, upper,
+                        blocks, bias_sum, mass_sum, exp_gc, exp5, exp3, exp_pos, rows,
+                        gc_hist, pos_hist, options.seq, False, n_threads)
     mean_bias = np.divide(bias_sum, mass_sum, out=np.ones(n_tx), where=mass_sum > 0)
     fragments = np.asarray(num_reads, dtype=np.float64)
     scale = (float((fragments * mean_bias).sum() / fragments.sum())

@@ -70,29 +70,53 @@ class Fragment:
     mismatches: int
 
 
+def _fragment_shape(rng: np.random.Generator, length: int, read_len: int, frag_mean: float,
+                    frag_sd: float) -> tuple[int, int]:
+    """A fragment length ~ round(Normal) within [read_len, length] and a uniform start."""
+    while True:
+        flen = int(round(rng.normal(frag_mean, frag_sd)))
+        if read_len <= flen <= length:
+            break
+    return flen, int(rng.integers(0, length - flen + 1))
+
+
 def simulate(tx: Transcriptome, abundance: np.ndarray, n_fragments: int, *, seed: int = 2,
              paired: bool = True, read_len: int = 75, frag_mean: float = 250,
              frag_sd: float = 25, error_rate: float = 0.005, stranded: str = "IU",
-             n_unmapped: int = 0) -> tuple[list[Fragment], np.ndarray]:
-    """Draw fragments (``abundance`` is proportional to fragments per nucleotide).
+             n_unmapped: int = 0, acceptance=None) -> tuple[list[Fragment], np.ndarray]:
+    """Draw fragments (``abundance`` is proportional to molecules per nucleotide).
 
-    Returns the fragments and the true fragment count per transcript.
+    ``acceptance(sequence, start, length)``, if given, is the probability that a drawn fragment
+    is kept (a library bias): fragments are drawn and thinned until ``n_fragments`` are kept,
+    so ``abundance`` stays the truth while the kept counts are biased.
+
+    Returns the fragments and the kept fragment count per transcript.
     """
     rng = np.random.default_rng(seed)
     lengths = np.array([len(s) for s in tx.seqs])
     eff = np.maximum(lengths - frag_mean, 1)
     p = abundance * eff
     p = p / p.sum()
-    origins = rng.choice(len(tx.seqs), size=n_fragments, p=p)
+    drawn: list[tuple[int, int, int]] = []
+    if acceptance is None:
+        origins = rng.choice(len(tx.seqs), size=n_fragments, p=p)
+    else:
+        while len(drawn) < n_fragments:
+            for t in rng.choice(len(tx.seqs), size=n_fragments, p=p):
+                flen, start = _fragment_shape(rng, len(tx.seqs[t]), read_len, frag_mean,
+                                              frag_sd)
+                if rng.random() < acceptance(tx.seqs[t], start, flen):
+                    drawn.append((int(t), start, flen))
+        drawn = drawn[:n_fragments]
+        origins = np.array([d[0] for d in drawn], dtype=np.int64)
     truth = np.bincount(origins, minlength=len(tx.seqs)).astype(float)
     fragments = []
     for i, t in enumerate(origins):
         seq = tx.seqs[t]
-        while True:
-            flen = int(round(rng.normal(frag_mean, frag_sd)))
-            if read_len <= flen <= len(seq):
-                break
-        start = int(rng.integers(0, len(seq) - flen + 1))
+        if drawn:
+            _, start, flen = drawn[i]
+        else:
+            flen, start = _fragment_shape(rng, len(seq), read_len, frag_mean, frag_sd)
         frag = seq[start:start + flen]
         if stranded == "ISF":
             forward = True
