@@ -75,6 +75,11 @@ def test_outputs_and_meta_flags(corrected, tmp_path):
         lines = gzip.open(out / "aux_info" / name, "rt").read().splitlines()
         assert len(lines) > 5
     assert lines[0] == "length_class\tupper_bound\tbin\tweight"
+    # the report grows the GC and positional panels (drawing errors are only warnings)
+    png = (out / "report.png").read_bytes()
+    assert png[:4] == b"\x89PNG"
+    height = int.from_bytes(png[20:24], "big")
+    assert height > 800   # three rows of panels at 80 dpi (two rows: 600)
 
 
 def test_too_few_fragments_falls_back_with_a_warning(index):
