@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Kernels of the fragment bias models: observed and expected distributions, bias weights.
 
 A fragment ``[s, s + l)`` of a transcript gets the bias weight
@@ -203,10 +203,26 @@ cdef void _expected_block(const uint8_t *seq, const int64_t *offsets, const doub
     cdef double *tgc
     cdef double *tpos
     cdef double m, b, pg, pp, q53, bs, ms, rt
+    cdef int64_t two_l_p, bound, max_frag = 0
+    cdef int *gc_lut         # GC bin of each GC count, per representative length
+    cdef int64_t *lut_start
     for t in range(t0, t1):
         L = offsets[t + 1] - offsets[t]
         if L > max_len and counts[t] > 0:
             max_len = L
+    for k in range(K):
+        max_frag += lengths[k] + 1
+    max_frag += max_len + 1            # the whole-transcript fragment of short transcripts
+    gc_lut = <int *> malloc(max_frag * sizeof(int))
+    lut_start = <int64_t *> malloc((K + 1) * sizeof(int64_t))
+    if gc_lut == NULL or lut_start == NULL:
+        free(gc_lut); free(lut_start)
+        return
+    lut_start[0] = 0
+    for k in range(K):
+        lut_start[k + 1] = lut_start[k] + (lengths[k] + 1 if lengths[k] > 0 else 0)
+        for g in range(<int> (lengths[k] + 1) if lengths[k] > 0 else 0):
+            gc_lut[lut_start[k] + g] = _gc_bin(g, lengths[k], G)
     gcpre = <int32_t *> malloc((max_len + 1) * sizeof(int32_t))
     r5 = <double *> malloc((max_len + 1) * sizeof(double))
     r3 = <double *> malloc((max_len + 1) * sizeof(double))
@@ -217,6 +233,7 @@ cdef void _expected_block(const uint8_t *seq, const int64_t *offsets, const doub
     if (gcpre == NULL or r5 == NULL or r3 == NULL or w5 == NULL or w3 == NULL or tgc == NULL
             or tpos == NULL):
         free(gcpre); free(r5); free(r3); free(w5); free(w3); free(tgc); free(tpos)
+        free(gc_lut); free(lut_start)
         return
     for t in range(t0, t1):
         L = offsets[t + 1] - offsets[t]
@@ -257,10 +274,20 @@ cdef void _expected_block(const uint8_t *seq, const int64_t *offsets, const doub
                 m = 1.0
             n_pos = L - l + 1
             ms = ms + m * n_pos
+            if k == K:         # whole-transcript fragment: its own GC bins after the others
+                for g in range(<int> (l + 1)):
+                    gc_lut[lut_start[K] + g] = _gc_bin(g, l, G)
+            # positional bin of the midpoint, advanced without a division per position:
+            # bin pb holds the starts s with 2 L pb <= (2 s + l) P < 2 L (pb + 1)
+            pb = _pos_bin(0, l, L, P)
+            two_l_p = 2 * L
+            bound = two_l_p * (pb + 1)
             for s in range(n_pos):
                 e = s + l - 1
-                g = _gc_bin(gcpre[s + l] - gcpre[s], l, G)
-                pb = _pos_bin(s, l, L, P)
+                while (2 * s + l) * P >= bound and pb < P - 1:
+                    pb += 1
+                    bound += two_l_p
+                g = gc_lut[lut_start[k] + gcpre[s + l] - gcpre[s]]
                 pg = m * gc[g]
                 pp = pos[c * P + pb]
                 q53 = r5[s] * r3[e]
@@ -292,6 +319,7 @@ cdef void _expected_block(const uint8_t *seq, const int64_t *offsets, const doub
                 if w3[s] > 0:
                     _context_add(exp3, tx, L, s, 1, rt * w3[s])
     free(gcpre); free(r5); free(r3); free(w5); free(w3); free(tgc); free(tpos)
+    free(gc_lut); free(lut_start)
 
 
 def observed(const uint8_t[::1] seq,            # IN  all transcripts, ASCII
