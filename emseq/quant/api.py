@@ -26,7 +26,7 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
-from .bias import BIAS_FILES, BiasOptions
+from .bias import BIAS_FILES, GC_HINT_SAMPLE, BiasOptions
 from .gene_map import align_gene_map
 from .salmon_format import index_hashes, lib_format_counts
 from .transcripts import TranscriptIndex, load_transcripts
@@ -311,6 +311,28 @@ def _placeholder_sequences(index: TranscriptIndex) -> TranscriptIndex:
                            source=index.source)
 
 
+#: The hint shows when the largest observed / expected fragment GC ratio over the busy GC bins
+#: is this many times the smallest (unbiased samples stay within a few percent).
+GC_HINT_SPREAD = 1.5
+
+
+def _hint_gc_bias(index, sample, num_reads, efflen, fld, threads: int) -> None:
+    """Log a one-line hint when fragment GC departs strongly from the abundances' prediction."""
+    from .bias import gc_departure
+
+    span = gc_departure(index, sample, num_reads, efflen, fld, n_threads=threads)
+    if span is None:
+        return
+    low, high = span
+    if high > GC_HINT_SPREAD * low:
+        logger.warning("fragment GC departs from what the abundances predict (observed / "
+                       "expected %.2f to %.2f across GC bins): --gc-bias would correct it",
+                       low, high)
+    else:
+        logger.info("fragment GC check: observed / expected %.2f to %.2f across GC bins",
+                    low, high)
+
+
 def _prefetch_imports(report: bool) -> threading.Thread:
     """Import the estimation modules (scipy, the EM core) and, for the report, matplotlib in
     a background thread while the record loop (which releases the GIL) reads the BAM."""
@@ -453,6 +475,9 @@ def quantify(alignments: str | os.PathLike[str],
         raise UsageError(f"incompat_prior is a probability in [0, 1], got {incompat_prior}")
     if max_fraglen < 10:
         raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
+    # without correction, a cheap check of fragment GC says when --gc-bias would help
+    hint_gc = transcripts is not None and not (
+        isinstance(transcripts, TranscriptIndex) and not transcripts.has_sequences)
     _prefetch_imports(prefetch_report)
     collector = _LogCollector()
     package_logger = logging.getLogger("emseq")
@@ -487,7 +512,8 @@ def quantify(alignments: str | os.PathLike[str],
                 max_fraglen=max_fraglen, fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
                 use_scores=use_scores, incompat_prior=incompat_prior, weight_bins=weight_bins,
                 discard_orphans=discard_orphans, progress=bar.update,
-                bias_sample=bias.sample_fragments if bias.any else 0)
+                bias_sample=(bias.sample_fragments if bias.any
+                             else GC_HINT_SAMPLE if hint_gc else 0))
         finally:
             bar.close()
         from .model import (EMOptions, FragmentLengthModel, bootstrap, effective_lengths,
@@ -503,6 +529,8 @@ def quantify(alignments: str | os.PathLike[str],
         logger.info("%s: %d iterations, objective %.6f", monitor.name, monitor.n_iter,
                     monitor.history[-1] if monitor.history else float("nan"))
         bias_model = None
+        if hint_gc and not bias.any:
+            _hint_gc_bias(index, classes.sample, num_reads, efflen, fld, threads)
         if bias.any:
             from .bias import learn_bias
 

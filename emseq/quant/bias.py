@@ -50,13 +50,17 @@ from .bam import AlignmentSample
 from .model import FragmentLengthModel
 from .transcripts import TranscriptIndex
 
-__all__ = ["BiasOptions", "BiasModel", "learn_bias", "BIAS_FILES"]
+__all__ = ["BiasOptions", "BiasModel", "learn_bias", "gc_departure", "BIAS_FILES",
+           "GC_HINT_SAMPLE"]
 
 logger = logging.getLogger(__name__)
 
 #: The files :meth:`BiasModel.write` puts in ``aux_info/`` (Salmon's names, text inside).
 BIAS_FILES = ("obs_gc.gz", "exp_gc.gz", "obs5_seq.gz", "exp5_seq.gz", "obs3_seq.gz",
               "exp3_seq.gz", "obs_pos.gz", "exp_pos.gz")
+
+#: Fragments sampled, without correction, to check whether fragment GC departs from expectation.
+GC_HINT_SAMPLE = 100_000
 
 _BASES = "ACGT"
 _PREV = ("A", "C", "G", "T", "-")
@@ -389,3 +393,56 @@ def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads
                                     ("pos", options.pos)) if on),
                 sample.n_fragments, *np.percentile(corrected / efflen, [5, 95]))
     return model, corrected
+
+
+def gc_departure(index: TranscriptIndex, sample: AlignmentSample | None,
+                 num_reads: np.ndarray, efflen: np.ndarray, fld: FragmentLengthModel,
+                 n_threads: int = 1, gc_bins: int = 21,
+                 min_share: float = 0.01) -> tuple[float, float] | None:
+    """How far the sample's fragment GC departs from what the abundances predict.
+
+    The check behind the hint that ``--gc-bias`` would help, without correcting anything: the
+    observed GC distribution of the sampled fragments against the one expected from the
+    abundances with uniform positions, over ``gc_bins`` bins and two representative fragment
+    lengths (one pass over the expressed transcripts, no sequence context).
+
+    Returns
+    -------
+    (low, high) or None
+        The smallest and largest observed / expected ratio over the bins holding at least
+        ``min_share`` of the fragments; None without sequences or with too few fragments.
+    """
+    if index.sequence_buffer is None or sample is None or sample.n_fragments < 1000:
+        return None
+    seq = np.ascontiguousarray(index.sequence_buffer, dtype=np.uint8)
+    offsets = np.ascontiguousarray(index.offsets, dtype=np.int64)
+    lengths, mass = representative_lengths(fld, 2)
+    upper = np.zeros(0, dtype=np.int64)
+    W = _bias.CONTEXT_WIDTH
+    weight = _posteriors(sample, np.asarray(num_reads, float), np.asarray(efflen, float))
+    obs = np.zeros(gc_bins)
+    _bias.observed(seq, offsets, np.ascontiguousarray(sample.tids, dtype=np.int32),
+                   np.ascontiguousarray(sample.lo, dtype=np.int64),
+                   np.ascontiguousarray(sample.span, dtype=np.int64),
+                   np.ascontiguousarray(sample.kind, dtype=np.uint8), weight, lengths, mass,
+                   upper, obs, np.zeros((W, 5, 4)), np.zeros((W, 5, 4)), np.zeros((1, 1)))
+    counts = np.ascontiguousarray(num_reads, dtype=np.float64)
+    n_tx = len(index)
+    blocks = _bias.block_bounds(offsets, max(1, min(32, n_tx)))
+    nb = blocks.size - 1
+    exp = np.zeros((nb, gc_bins))
+    _bias.expected_pass(seq, offsets, counts, lengths, mass, np.ones(gc_bins),
+                        np.zeros((W, 5, 4)), np.zeros((W, 5, 4)), np.ones((1, 1)), upper,
+                        blocks, np.zeros(n_tx), np.zeros(n_tx), exp, np.zeros((nb, W, 5, 4)),
+                        np.zeros((nb, W, 5, 4)), np.zeros((nb, 1, 1)),
+                        np.full(n_tx, -1, dtype=np.int64), np.zeros((0, gc_bins)),
+                        np.zeros((0, 1)), False, True, n_threads)
+    exp = exp.sum(0)
+    if obs.sum() <= 0 or exp.sum() <= 0:
+        return None
+    p_obs, p_exp = obs / obs.sum(), exp / exp.sum()
+    busy = (p_obs >= min_share) & (p_exp > 0)
+    if not busy.any():
+        return None
+    ratio = p_obs[busy] / p_exp[busy]
+    return float(ratio.min()), float(ratio.max())

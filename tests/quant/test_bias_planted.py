@@ -166,3 +166,28 @@ def test_single_end_gc_correction(tmp_path):
     before, after = _log_error(plain, true_tpm, tx.names), _log_error(corrected, true_tpm,
                                                                       tx.names)
     assert after < 0.75 * before, (before, after)
+
+
+def test_gc_departure_hint_fires_on_biased_data_only(gc_run, tmp_path):
+    from emseq.quant.bias import gc_departure
+
+    _, _, plain, _ = gc_run
+    table = plain.abundances
+    fasta = tmp_path / "planted.fa"
+    gc_transcriptome().write_fasta(fasta)
+    index = load_transcripts(fasta)
+    low, high = gc_departure(index, plain.eq_classes.sample, table["NumReads"].to_numpy(),
+                             table["EffectiveLength"].to_numpy(), plain.fragment_length)
+    assert high > 1.5 * low, (low, high)   # api.GC_HINT_SPREAD
+
+
+def test_gc_departure_is_small_on_unbiased_data(tmp_path):
+    from emseq.quant.bias import gc_departure
+
+    _, _, plain, _ = _quantify_planted(tmp_path, None, gc_bias=True)
+    table = plain.abundances
+    fasta = tmp_path / "planted.fa"
+    low, high = gc_departure(load_transcripts(fasta), plain.eq_classes.sample,
+                             table["NumReads"].to_numpy(), table["EffectiveLength"].to_numpy(),
+                             plain.fragment_length)
+    assert high < 1.3 * low, (low, high)   # with 20k fragments; biased: > 1.5
