@@ -98,7 +98,7 @@ class BiasOptions:
     seq: bool = False
     gc: bool = False
     pos: bool = False
-    sample_fragments: int = 1_000_000
+    sample_fragments: int = 200_000
     min_fragments: int = 5_000
     gc_bins: int = 51
     pos_bins: int = 20
