@@ -62,10 +62,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score-exp", type=float, default=None,
                         help="alignment-score term exp(-x * (best AS - AS)); default: x learnt "
                              "from the sample's error rate; 0 turns the term off")
-    parser.add_argument("--seq-bias", "--seqBias", action="store_true",
-                        help="learn and correct read-start sequence bias (needs -t)%(default).0s")
-    parser.add_argument("--gc-bias", "--gcBias", action="store_true",
-                        help="learn and correct fragment GC bias (needs -t)%(default).0s")
+    parser.add_argument("--seq-bias", "--seqBias", action="store_true", default=None,
+                        help="learn and correct read-start sequence bias (needs -t; on by "
+                             "default with -t)%(default).0s")
+    parser.add_argument("--gc-bias", "--gcBias", action="store_true", default=None,
+                        help="learn and correct fragment GC bias (needs -t; on by default "
+                             "with -t)%(default).0s")
+    parser.add_argument("--no-bias-correction", dest="bias_correction", action="store_false",
+                        help="no sequence or GC bias correction (the default with -t corrects "
+                             "both)%(default).0s")
     parser.add_argument("--pos-bias", "--posBias", action="store_true",
                         help="learn and correct positional bias along transcripts%(default).0s")
     parser.add_argument("--incompat-prior", type=float, default=0.0,
@@ -96,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"output directory {output} exists; pass --force to replace it")
     if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
         raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
+    if (args.seq_bias or args.gc_bias) and not args.bias_correction:
+        raise UsageError("--no-bias-correction contradicts --seq-bias/--gc-bias")
     if (args.seq_bias or args.gc_bias) and not args.transcripts:
         raise UsageError("--seq-bias and --gc-bias need the transcript sequences: pass "
                          "-t/--transcripts FASTA")
@@ -115,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         thinning_factor=args.thinning_factor, seed=args.seed, fld_mean=args.fld_mean,
         fld_sd=args.fld_sd, score_exp=args.score_exp,
         use_scores=args.score_exp is None or args.score_exp > 0,
-        seq_bias=args.seq_bias, gc_bias=args.gc_bias, pos_bias=args.pos_bias,
+        seq_bias=args.seq_bias if args.bias_correction else False,
+        gc_bias=args.gc_bias if args.bias_correction else False, pos_bias=args.pos_bias,
         incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
         group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
         show_progress=None if not args.quiet else False, prefetch_report=args.report)

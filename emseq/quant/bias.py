@@ -288,7 +288,7 @@ def _fit_positional(obs: np.ndarray, hist: np.ndarray, tx_class: np.ndarray,
 
 def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads: np.ndarray,
                efflen: np.ndarray, fld: FragmentLengthModel, options: BiasOptions,
-               n_threads: int = 1) -> tuple[BiasModel | None, np.ndarray]:
+               n_threads: int = 1, warn: bool = True) -> tuple[BiasModel | None, np.ndarray]:
     """Learn the requested bias models and return them with the corrected effective lengths.
 
     Parameters
@@ -301,6 +301,10 @@ def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads
         The first EM's expected counts and the effective lengths it used.
     fld : FragmentLengthModel
     options : BiasOptions
+    n_threads : int
+    warn : bool
+        Log a sample too small to learn from as a warning (asked for) rather than info (the
+        default correction, skipped quietly on small inputs).
 
     Returns
     -------
@@ -316,8 +320,9 @@ def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads
                          "pass the transcript FASTA")
     if sample is None or sample.n_fragments < options.min_fragments:
         n = 0 if sample is None else sample.n_fragments
-        logger.warning("bias correction skipped: %d fragments were sampled, at least %d are "
-                       "needed to learn the bias models", n, options.min_fragments)
+        logger.log(logging.WARNING if warn else logging.INFO,
+                   "bias correction skipped: %d fragments were sampled, at least %d are "
+                   "needed to learn the bias models", n, options.min_fragments)
         return None, efflen
     seq = np.ascontiguousarray(index.sequence_buffer, dtype=np.uint8)
     offsets = np.ascontiguousarray(index.offsets, dtype=np.int64)

@@ -24,7 +24,7 @@ def index():
 
 @pytest.fixture(scope="module")
 def plain(index):
-    return quantify(BAM, index, n_threads=1)
+    return quantify(BAM, index, n_threads=1, seq_bias=False, gc_bias=False)
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,42 @@ def test_cli_gc_bias_without_fasta_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "transcripts" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_sequence_and_gc_correction_are_the_default_with_sequences(index):
+    r = quantify(BAM, index, n_threads=1)
+    assert r.bias is not None
+    assert r.bias.options.seq and r.bias.options.gc and not r.bias.options.pos
+    assert quantify(BAM, None, n_threads=1).bias is None   # no sequences: nothing to learn
+
+
+def test_default_correction_on_a_small_sample_is_skipped_quietly(index):
+    import logging
+
+    from emseq.quant.bias import BiasOptions
+
+    levels = []
+    handler = logging.Handler()
+    handler.emit = lambda record: levels.append(record.levelno)
+    logger = logging.getLogger("emseq.quant.bias")
+    logger.addHandler(handler)
+    try:
+        r = quantify(BAM, index, n_threads=1, bias_options=BiasOptions(min_fragments=10**9))
+    finally:
+        logger.removeHandler(handler)
+    assert r.bias is None and levels and max(levels) < logging.WARNING
+
+
+def test_cli_no_bias_correction(tmp_path):
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-m", "emseq", "quant", "-a", str(BAM), "-t",
+                           str(FASTA), "--no-bias-correction", "--no-report", "-q", "-o",
+                           str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((out / "aux_info" / "meta_info.json").read_text())
+    assert not meta["seq_bias_correct"] and not meta["gc_bias_correct"]
+    assert not (out / "aux_info" / "obs_gc.gz").exists()
+    proc = subprocess.run([sys.executable, "-m", "emseq", "quant", "-a", str(BAM), "-t",
+                           str(FASTA), "--no-bias-correction", "--gcBias", "-o",
+                           str(tmp_path / "o2")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "contradicts" in proc.stderr
