@@ -1,8 +1,8 @@
 """Run an emseq engine over many samples through Dask distributed.
 
 One sample is one Dask task (``key`` = sample name, ``pure=False``, ``retries``): it writes its
-own output directory ``OUT/<sample>/`` by staging it in a hidden sibling directory and renaming
-it into place, then writes a manifest (input sizes, mtimes and checksums, and the options) last.
+own output directory ``OUT/<sample>/`` through the engine's atomic writer (a staging folder in
+the one pattern of :mod:`emseq.io.atomic`, renamed into place), then writes a manifest (input sizes, mtimes and checksums, and the options) last.
 A re-run skips samples whose manifest still matches (``resume``) and redoes the others. When all
 tasks are done the per-sample outputs are merged into matrices (identifier column, then one
 column per sample) and a ``batch_report.tsv``.
@@ -26,10 +26,8 @@ import shutil
 import threading
 import time
 import traceback
-import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -39,7 +37,7 @@ from . import __version__
 from ._progress import progress
 from ._threads import available_cpus
 from .errors import EmseqError, InputError, UsageError
-from .io.atomic import atomic_write, write_tsv
+from .io.atomic import STAGING_PATTERN, atomic_write, remove_stale_lock, write_tsv
 
 __all__ = ["BatchResult", "ENGINE_COLUMNS", "read_sample_sheet", "run", "MANIFEST_NAME"]
 
@@ -195,7 +193,7 @@ def _transcript_index(path: str, mtime_ns: int):
 
 
 def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
-                threads: int, stage: Path) -> dict[str, Any]:
+                threads: int, directory: Path) -> dict[str, Any]:
     if engine == "quant":
         from .quant import quantify
 
@@ -206,13 +204,13 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
         if row.get("libtype"):
             kwargs["library_type"] = row["libtype"]
         result = quantify(row["bam"], transcripts, n_threads=threads, **kwargs)
-        result.write(stage)
+        result.write(directory, force=True)
         return {"fragments": result.num_processed, "mapping_rate": result.mapping_rate,
                 "iterations": int(len(result.convergence))}
     from .motif import discover
 
     result = discover(row["fasta"], n_threads=threads, **options)
-    result.write(stage)
+    result.write(directory, force=True)
     return {"fragments": None, "mapping_rate": None,
             "iterations": int(len(result.convergence))}
 
@@ -250,54 +248,39 @@ class _PeakMemory:
         self.peak_bytes = max(self.peak_bytes, self._rss())
 
 
-def _staging_prefix(sample: str) -> str:
-    return f".{sample}.tmp-"
-
-
-def _replace_directory(stage: Path, final: Path) -> None:
-    """Move ``stage`` to ``final``; a previous ``final`` is renamed aside first, then removed."""
-    if final.exists():
-        aside = final.with_name(f"{_staging_prefix(final.name)}old-{uuid.uuid4().hex[:8]}")
-        os.rename(final, aside)
-        os.rename(stage, final)
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.rename(stage, final)
-
-
 def _remove_stale_staging(output: Path, samples: list[str]) -> None:
-    """Remove staging directories left by workers that died in the middle of a sample."""
+    """Remove staging folders and lock files left by workers that died in a sample."""
+    wanted = set(samples)
+    for entry in output.iterdir():
+        match = STAGING_PATTERN.match(entry.name)
+        if match is not None and match["name"] in wanted:
+            logger.debug("removing %s left by an interrupted task", entry)
+            shutil.rmtree(entry, ignore_errors=True)
     for sample in samples:
-        for stale in output.glob(glob_escape(_staging_prefix(sample)) + "*"):
-            logger.debug("removing %s left by an interrupted task", stale)
-            shutil.rmtree(stale, ignore_errors=True)
+        remove_stale_lock(output / sample)
 
 
 def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], output: str,
                threads: int = 1) -> dict[str, Any]:
     """Run one sample into ``output/<sample>/``; the body of each Dask task.
 
-    The sample's directory is built in a hidden staging directory and renamed into place, then
-    its manifest is written last; a previous incomplete directory is replaced. User errors are
+    The engine writes the sample's directory atomically, replacing a previous incomplete one
+    (``write(..., force=True)``), then its manifest is written last. User errors are
     returned as a ``failed`` row (the batch goes on); other exceptions propagate so Dask can
     retry the task elsewhere.
     """
     sample = row["sample"]
     final = Path(output) / sample
-    stage = Path(output) / f"{_staging_prefix(sample)}{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
     record: dict[str, Any] = {"sample": sample, "status": "ok", "fragments": None,
                               "mapping_rate": None, "iterations": None, "error": ""}
     memory = _PeakMemory()
     try:
-        stage.mkdir(parents=True)
-        record.update(_run_engine(engine, row, options, threads, stage))
-        _replace_directory(stage, final)
+        record.update(_run_engine(engine, row, options, threads, final))
     except EmseqError as exc:
         record.update(status="failed", error=str(exc).splitlines()[0])
     finally:
         memory.stop()
-        shutil.rmtree(stage, ignore_errors=True)
     record["seconds"] = round(time.perf_counter() - started, 3)
     record["peak_memory_mb"] = round(memory.peak_bytes / 2**20, 1)
     if record["status"] == "ok":

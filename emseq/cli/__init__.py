@@ -42,7 +42,11 @@ def _command_modules() -> dict[str, ModuleType]:
 def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("common options")
     group.add_argument("-o", "--output", metavar="DIR", required=True,
-                       help="output directory (created; files written atomically)")
+                       help="output directory: absent or empty (a non-empty one needs "
+                            "--force); written atomically")
+    group.add_argument("--force", action="store_true",
+                       help="replace a non-empty output, atomically, once the new result is "
+                            "complete")
     group.add_argument("-p", "--threads", type=int, default=None, metavar="N",
                        help="threads to use (default: all available cores)")
     group.add_argument("-q", "--quiet", action="store_true",
@@ -78,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     formatter_class=_DefaultsFormatter)
         module.add_arguments(sub)
         _add_common_arguments(sub)
-        sub.set_defaults(_run=module.run, _prog=f"emseq {name}")
+        sub.set_defaults(_run=module.run, _prog=f"emseq {name}",
+                         _output_kind=getattr(module, "OUTPUT_KIND", "dir"))
     return parser
 
 
@@ -109,8 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     warnings.simplefilter("default")
     logging.captureWarnings(True)
+    from ..io.atomic import claim_output
+
     try:
-        return int(args._run(args) or 0)
+        # the output-folder policy, decided once, before any computation (emseq.io.atomic)
+        with claim_output(args.output, force=args.force, kind=args._output_kind) as claim:
+            args._claim = claim
+            return int(args._run(args) or 0)
     except EmseqError as exc:
         if args.debug:
             raise

@@ -8,6 +8,9 @@ import sys
 
 from ..errors import UsageError
 
+#: -o continues an earlier batch's folder (--resume) unless --force (emseq.io.atomic)
+OUTPUT_KIND = "batch"
+
 HELP = "run emseq quant (or motif) on every sample of a sample sheet through Dask"
 
 logger = logging.getLogger("emseq.batch")
@@ -69,11 +72,13 @@ def run(args: argparse.Namespace) -> int:
     if args.cluster:
         cluster_options = {"queue": args.queue, "cores": args.cores, "memory": args.memory,
                            "walltime": args.walltime, "jobs": args.jobs, "adapt": args.adapt}
-    result = run_batch(sheet, args.output, engine=args.engine, options=options,
+    claim = args._claim  # in place, or a stage replacing the folder with --force
+    result = run_batch(sheet, claim.work_dir, engine=args.engine, options=options,
                        scheduler=args.scheduler, cluster=args.cluster,
                        cluster_options=cluster_options, n_workers=args.workers,
                        threads_per_worker=max(1, args.threads or 1), retries=args.retries,
-                       resume=args.resume)
+                       resume=args.resume and claim.stage is None)
+    claim.commit()
     ok = int((result.report["status"] == "ok").sum())
     logger.info("%d of %d samples done; outputs in %s", ok, len(result.report), args.output)
     if result.failed:

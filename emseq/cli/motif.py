@@ -42,6 +42,9 @@ def translate_meme_options(argv: Sequence[str]) -> list[str]:
     for token in argv:
         if token in MEME_UNSUPPORTED:
             raise UsageError(f"{token}: {MEME_UNSUPPORTED[token]}")
+        if token == "-oc":  # MEME's -oc replaces the folder: emseq's --force
+            out.extend(["--force", "--output"])
+            continue
         if token in MEME_OPTIONS:
             if MEME_OPTIONS[token] is not None:
                 out.append(MEME_OPTIONS[token])

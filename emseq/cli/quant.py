@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
-from ..errors import InputError, UsageError
+from ..errors import UsageError
 
 HELP = "quantify transcript abundances from alignments to a transcriptome (Salmon-style output)"
 
@@ -81,19 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write aux_info/eq_classes.txt%(default).0s")
     parser.add_argument("--no-report", dest="report", action="store_false",
                         help="do not draw report.png%(default).0s")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the output directory if it exists%(default).0s")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..quant import quantify
 
     output = Path(args.output)
-    if output.exists() and not args.force:
-        if not output.is_dir():
-            raise InputError(f"{output} exists and is a file, not a directory; pass --force "
-                             "to replace it")
-        raise InputError(f"output directory {output} exists; pass --force to replace it")
     if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
         raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
     if (args.seq_bias or args.gc_bias) and not args.transcripts:
@@ -120,15 +111,8 @@ def run(args: argparse.Namespace) -> int:
         group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
         show_progress=None if not args.quiet else False, prefetch_report=args.report)
     command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    if output.exists():  # --force: the old result is replaced only once the new one is written
-        fresh = output.with_name(f".{output.name}.new-{os.getpid()}")
-        old = output.with_name(f".{output.name}.old-{os.getpid()}")
-        result.write(fresh, dump_eq=args.dump_eq, report=args.report, command=command)
-        os.rename(output, old)
-        os.rename(fresh, output)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    else:
-        result.write(output, dump_eq=args.dump_eq, report=args.report, command=command)
+    # the output was claimed before computing (emseq.cli.main); --force replaces it here
+    result.write(output, dump_eq=args.dump_eq, report=args.report, command=command)
     logger.info("wrote %s (%d fragments, %.1f%% mapped, %d classes)", output,
                 result.num_processed, 100 * result.mapping_rate, result.eq_classes.n_classes)
     return 0

@@ -94,7 +94,7 @@ class QuantResult:
     index_hashes: dict[str, str] = field(default_factory=dict)
 
     def write(self, directory: str | os.PathLike[str], *, dump_eq: bool = False,
-              report: bool = True, command: str | None = None) -> Path:
+              report: bool = True, command: str | None = None, force: bool = False) -> Path:
         """Write the Salmon-compatible output directory, atomically, ``meta_info.json`` last.
 
         Files: ``quant.sf``, ``cmd_info.json``, ``lib_format_counts.json``,
@@ -102,10 +102,11 @@ class QuantResult:
         ``quant.genes.sf`` (with a gene map), ``aux_info/bootstrap/{names.tsv.gz,
         bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``; Salmon's
         ``--dumpEq`` format, ``k t_1 … t_k count``), ``report.png`` (``report``), then
-        ``aux_info/meta_info.json``.
+        ``aux_info/meta_info.json``. ``directory`` must be absent or empty unless ``force``,
+        which replaces it (see :mod:`emseq.io.atomic`).
         """
         directory = Path(directory)
-        with atomic_output_dir(directory) as stage:
+        with atomic_output_dir(directory, force=force) as stage:
             (stage / "aux_info").mkdir()
             (stage / "libParams").mkdir()
             (stage / "logs").mkdir()

@@ -201,7 +201,8 @@ def test_output_that_is_a_file(tmp_path, capsys):
     code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output), "-q"])
     assert code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"emseq batch: error: {output}: exists and is not a directory"]
+        f"emseq batch: error: -o {output} exists and is a file; pass --force to replace it "
+        "(atomically, once the new result is complete)"]
     assert output.read_text() == "keep me\n"
 
 
