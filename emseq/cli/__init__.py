@@ -14,17 +14,21 @@ other exception is reported the same way with exit code 1, and its traceback onl
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
-import pkgutil
-import sys
-from types import ModuleType
-from typing import Sequence
+from .. import _signals
 
-from .. import __version__
-from .._progress import set_quiet
-from ..errors import EmseqError
+_signals.install()  # before anything heavy is imported (the `emseq` script starts here)
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import pkgutil  # noqa: E402
+import sys  # noqa: E402
+from types import ModuleType  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from .._progress import set_quiet  # noqa: E402
+from ..errors import EmseqError  # noqa: E402
 
 __all__ = ["main", "build_parser"]
 
@@ -104,6 +108,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emseq`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    _signals.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -117,10 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..io.atomic import claim_output
 
     try:
-        # the output-folder policy, decided once, before any computation (emseq.io.atomic)
-        with claim_output(args.output, force=args.force, kind=args._output_kind) as claim:
-            args._claim = claim
-            return int(args._run(args) or 0)
+        with _signals.armed(args._prog):
+            # the output-folder policy, decided once, before any computation (emseq.io.atomic)
+            with claim_output(args.output, force=args.force, kind=args._output_kind) as claim:
+                args._claim = claim
+                return int(args._run(args) or 0)
+    except _signals.Interrupted as exc:
+        print(f"{args._prog}: interrupted ({exc.name})", file=sys.stderr)
+        return exc.exit_code
     except EmseqError as exc:
         if args.debug:
             raise

@@ -289,19 +289,23 @@ class OutputClaim:
         if self.committed or self.stage is None:
             self.committed = True
             return
+        from .._signals import deferred
+
         path, stage = self.path, self.stage
-        if self.existing == "replace" and (path.exists() or path.is_symlink()):
-            if path.is_dir() and not path.is_symlink() and _exchange(stage, path):
-                _remove(stage)  # now holds the previous result
+        with deferred():  # a signal waits until the result is in place
+            if self.existing == "replace" and (path.exists() or path.is_symlink()):
+                aside = stage
+                if not (path.is_dir() and not path.is_symlink() and _exchange(stage, path)):
+                    aside = path.with_name(staging_name(path.name))
+                    os.rename(path, aside)
+                    os.rename(stage, path)
             else:
-                aside = path.with_name(staging_name(path.name))
-                os.rename(path, aside)
-                os.rename(stage, path)
-                _remove(aside)
-        else:
-            os.rename(stage, path)  # onto an absent path, or over an empty folder
-        self.committed = True
-        self.stage = None
+                aside = None
+                os.rename(stage, path)  # onto an absent path, or over an empty folder
+            self.committed = True
+            self.stage = None
+        if aside is not None:
+            _remove(aside)  # the previous result
 
     def close(self) -> None:
         """Remove an uncommitted stage and release the lock."""
