@@ -29,6 +29,7 @@ from typing import Sequence  # noqa: E402
 from .. import __version__  # noqa: E402
 from .._progress import set_quiet  # noqa: E402
 from ..errors import EmseqError  # noqa: E402
+from . import _types  # noqa: E402
 
 __all__ = ["main", "build_parser"]
 
@@ -51,13 +52,22 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--force", action="store_true",
                        help="replace a non-empty output, atomically, once the new result is "
                             "complete")
-    group.add_argument("-p", "--threads", type=int, default=None, metavar="N",
-                       help="threads to use (default: all available cores)")
+    group.add_argument("-p", "--threads", type=_types.threads, default=None, metavar="N",
+                       help="threads to use, from 1 to 4 per available core (default: all "
+                            "available cores)")
     group.add_argument("-q", "--quiet", action="store_true",
                        help="only warnings and errors on stderr, no progress bar")
     group.add_argument("-v", "--verbose", action="store_true", help="debug-level log messages")
     group.add_argument("--debug", action="store_true",
                        help="show the full traceback on errors")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line naming the command (``emseq quant: error: argument -p: …``),
+    exit code 2; the full usage is one ``-h`` away."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -74,13 +84,14 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``emseq`` with one sub-parser per command module."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="emseq",
         description="Cython-accelerated EM engines for bioinformatics.",
     )
     parser.add_argument("--version", action="version", version=f"emseq {__version__}")
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>",
+                                       parser_class=_OneLineParser)
     for name, module in _command_modules().items():
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP,
                                     formatter_class=_DefaultsFormatter)
@@ -110,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emseq`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     _signals.install()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # -h, --version, or a usage error already said in one line
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
