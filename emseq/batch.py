@@ -113,6 +113,9 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
     for line, name in zip(lines, sheet["sample"]):
         if not name.strip():
             raise InputError(f"{path}:{line}: empty sample name")
+        if any(not c.isprintable() for c in name):
+            raise InputError(f"{path}:{line}: sample name {name!r} holds a control character "
+                             "(a newline, a tab...); sample names become folder names")
         if name in (".", "..") or "/" in name or name.startswith("."):
             raise InputError(f"{path}:{line}: sample name {name!r} cannot be a directory name")
         if name in MERGED_NAMES:

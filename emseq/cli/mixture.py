@@ -270,6 +270,10 @@ def read_table(path: str | os.PathLike[str], index_col: str | None = None,
     return Table(X, [names[j] for j in keep], ids, id_name, [j + 1 for j in keep])
 
 
+#: Largest magnitude of a cell: squares and products of two stay far from float64's overflow
+MAX_MAGNITUDE = 1e100
+
+
 def _check_cells(table: Table, path: str, missing: str) -> None:
     """Reject infinite and (unless marginalised) missing cells, numbering rows from 1 as
     ``assignments.tsv`` does and columns from 1 as in the file."""
@@ -282,6 +286,12 @@ def _check_cells(table: Table, path: str, missing: str) -> None:
     bad = np.argwhere(np.isinf(X))
     if bad.size:
         raise InputError(f"{where(*bad[0])} is infinite; only finite values are allowed")
+    with np.errstate(invalid="ignore"):
+        huge = np.argwhere(np.abs(X) > MAX_MAGNITUDE)
+    if huge.size:
+        i, j = huge[0]
+        raise InputError(f"{where(i, j)} is {X[i, j]:.3g}: beyond +-{MAX_MAGNITUDE:.0e} the "
+                         "squares and covariances overflow; scale the data (e.g. take logs)")
     nan = np.isnan(X)
     if not nan.any():
         return

@@ -121,6 +121,39 @@ def ends_with_bgzf_eof(path: str) -> bool:
         return handle.read() == BGZF_EOF
 
 
+def bgzf_damage(path: str, max_blocks: int = 64) -> str | None:
+    """What is wrong with the first ``max_blocks`` BGZF blocks of ``path`` (a block header
+    that is not BGZF's, deflate data that do not inflate, a CRC32 or length mismatch, a
+    short block), or None if they are sound."""
+    import struct
+    import zlib
+
+    with open(path, "rb") as handle:
+        data = handle.read(max_blocks * 65536)
+    at = 0
+    for _ in range(max_blocks):
+        if at >= len(data):
+            return None
+        head = data[at:at + 18]
+        if len(head) < 18:
+            return f"a short block header at byte {at}"
+        if not _is_bgzf(head):
+            return f"a damaged block header at byte {at}"
+        size = struct.unpack_from("<H", head, 16)[0] + 1
+        block = data[at:at + size]
+        if len(block) < size:
+            return None if len(data) == max_blocks * 65536 else f"a short block at byte {at}"
+        try:
+            payload = zlib.decompress(block[18:-8], -15)
+        except zlib.error:
+            return f"deflate data that do not inflate in the block at byte {at}"
+        crc, isize = struct.unpack_from("<II", block, size - 8)
+        if zlib.crc32(payload) != crc or len(payload) != isize:
+            return f"the block at byte {at} fails its CRC32 checksum"
+        at += size
+    return None
+
+
 def _cram_references(path: str) -> str:
     """What a CRAM's header says of its reference (``UR``/``M5`` of the first @SQ line)."""
     try:
@@ -140,6 +173,36 @@ def _cram_references(path: str) -> str:
                 return f"the reference it was written against (@SQ {fields.get('SN')} M5 " \
                        f"{fields['M5']})"
     return "the reference it was written against"
+
+
+@contextlib.contextmanager
+def _quiet_htslib():
+    """No htslib messages, and no 'Exception ignored in AlignmentFile.__dealloc__' traceback
+    when pysam frees a file it failed to open (the open error itself is reported)."""
+    import gc
+    import sys
+
+    saved, hooks = pysam.set_verbosity(0), (sys.unraisablehook, sys.excepthook)
+    # Cython prints an exception in __dealloc__ through both hooks
+    sys.unraisablehook = lambda unraisable: None
+    sys.excepthook = lambda *exc_info: None
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook, sys.excepthook = hooks
+        pysam.set_verbosity(saved)
+
+
+def _try_open(path: str, kwargs: dict[str, Any]) -> tuple[pysam.AlignmentFile | None, str]:
+    """Open with pysam, or say why not; the half-made file object is freed while htslib and
+    the unraisable-exception hook are silenced."""
+    with _quiet_htslib():
+        try:
+            return pysam.AlignmentFile(path, "r", **kwargs), ""
+        except (ValueError, OSError) as exc:
+            text = str(exc) or type(exc).__name__
+    return None, text
 
 
 def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFile:
@@ -164,19 +227,16 @@ def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFi
             raise InputError(f"{path}: a CRAM file needs its reference; pass the transcript "
                              "FASTA with -t (with its .fai index)")
         kwargs["reference_filename"] = reference
-    try:
-        save = pysam.set_verbosity(0)
-        try:
-            handle = pysam.AlignmentFile(path, "r", **kwargs)
-        finally:
-            pysam.set_verbosity(save)
-    except (ValueError, OSError) as exc:
-        text = str(exc)
+    handle, text = _try_open(path, kwargs)
+    if handle is None:
         if is_cram:
             raise InputError(_cram_failure(path, reference)) from None
         if _is_bgzf(head) and not ends_with_bgzf_eof(path):
             raise InputError(f"{path}: truncated: no BGZF end-of-file block; it was cut short "
                              "while being written or copied") from None
+        damage = bgzf_damage(path) if _is_bgzf(head) else None
+        if damage is not None:
+            raise InputError(f"{path}: corrupt: {damage} (in the header's blocks)") from None
         if "header" in text or "sequences" in text or "format" in text:
             raise InputError(f"{path}: not a BAM/SAM/CRAM file with a header listing the "
                              f"transcripts (@SQ lines): {text}") from None
