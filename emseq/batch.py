@@ -52,7 +52,7 @@ ENGINE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 MANIFEST_NAME = "emseq_manifest.json"
 #: Files the batch writes next to the sample directories: no sample may be named like one.
 MERGED_NAMES = ("batch_report.tsv", "convergence.tsv", "transcript_counts.tsv",
-                "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv", "motifs.tsv")
+                "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv", "motifs.tsv", "logs")
 REPORT_COLUMNS = ["sample", "status", "fragments", "mapping_rate", "iterations", "seconds",
                   "peak_memory_mb", "error"]
 
@@ -263,6 +263,74 @@ def _remove_stale_staging(output: Path, samples: list[str]) -> None:
         remove_stale_lock(output / sample)
 
 
+#: How faulthandler names the fatal signals it records
+_FATAL_SIGNALS = {"Segmentation fault": "SIGSEGV", "Bus error": "SIGBUS",
+                  "Floating-point exception": "SIGFPE", "Floating point exception": "SIGFPE",
+                  "Aborted": "SIGABRT", "Illegal instruction": "SIGILL"}
+
+
+def sample_log_path(output: str | os.PathLike[str], sample: str) -> Path:
+    """``OUT/logs/<sample>.log``: the log of each attempt at a sample, and its fatal signal."""
+    return Path(output) / "logs" / f"{sample}.log"
+
+
+@contextlib.contextmanager
+def _sample_log(output: Path, sample: str) -> Iterator[None]:
+    """Send this task's emseq log lines to the sample's log, and let faulthandler record
+    there a fatal signal of the worker process (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL)."""
+    import faulthandler
+
+    path = sample_log_path(output, sample)
+    path.parent.mkdir(exist_ok=True)
+    handle = open(path, "a", encoding="utf-8", buffering=1)
+    handler = logging.StreamHandler(handle)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(message)s",
+                                           "%H:%M:%S"))
+    task_thread = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == task_thread)
+    emseq_logger = logging.getLogger("emseq")
+    level = emseq_logger.level
+    emseq_logger.addHandler(handler)
+    if emseq_logger.getEffectiveLevel() > logging.INFO:
+        emseq_logger.setLevel(logging.INFO)
+    handle.write(f"[{time.strftime('%H:%M:%S')}] INFO {sample}: started in process "
+                 f"{os.getpid()}\n")
+    faulthandler.enable(file=handle)
+    try:
+        yield
+    finally:
+        faulthandler.disable()
+        emseq_logger.removeHandler(handler)
+        emseq_logger.setLevel(level)
+        handle.close()
+
+
+def death_note(output: str | os.PathLike[str], sample: str) -> str:
+    """Why a sample's worker died, from its log: the fatal signal faulthandler recorded (or
+    none: SIGKILL, e.g. the out-of-memory killer) and the last log line before it."""
+    try:
+        lines = sample_log_path(output, sample).read_text(errors="replace").splitlines()
+    except OSError:
+        return "its worker died (no log of the sample)"
+    fatal: tuple[str, str | None] | None = None
+    last = None
+    for line in lines:
+        if line.startswith("Fatal Python error: "):
+            fatal = (line.removeprefix("Fatal Python error: ").strip(), last)
+        elif line.startswith("[") and "] " in line:
+            if " started in process " in line:
+                fatal = None  # a new attempt
+            last = line
+    if fatal is not None:
+        name = _FATAL_SIGNALS.get(fatal[0])
+        what = f"its worker died by {name} ({fatal[0]})" if name else f"its worker died: {fatal[0]}"
+        last = fatal[1]
+    else:
+        what = ("its worker died with no fatal-signal record (SIGKILL? e.g. the out-of-memory "
+                "killer)")
+    return f"{what}; last log line: {last.split('] ', 1)[1] if last else 'none'}"
+
+
 def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], output: str,
                threads: int = 1) -> dict[str, Any]:
     """Run one sample into ``output/<sample>/``; the body of each Dask task.
@@ -279,7 +347,8 @@ def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], 
                               "mapping_rate": None, "iterations": None, "error": ""}
     memory = _PeakMemory()
     try:
-        record.update(_run_engine(engine, row, options, threads, final))
+        with _sample_log(Path(output), sample):
+            record.update(_run_engine(engine, row, options, threads, final))
     except EmseqError as exc:
         record.update(status="failed", error=str(exc).splitlines()[0])
     finally:
@@ -428,8 +497,11 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
                 except Exception as exc:  # the task failed after all its retries
                     line = (str(exc).splitlines() or [type(exc).__name__])[0]
                     logger.debug("%s failed:\n%s", sample, traceback.format_exc())
-                    records[sample] = {"sample": sample, "status": "failed",
-                                       "error": f"{type(exc).__name__}: {line}"}
+                    error = f"{type(exc).__name__}: {line}"
+                    if type(exc).__name__ == "KilledWorker":
+                        error = f"{death_note(output, sample)} ({error})"
+                        logger.warning("%s failed: %s", sample, error)
+                    records[sample] = {"sample": sample, "status": "failed", "error": error}
                 bar.update(1)
             bar.close()
     _remove_stale_staging(output, [row["sample"] for row in todo])
