@@ -2,6 +2,10 @@
 
 import sys
 
-from .cli import main
+from . import _signals
+
+_signals.install()  # before the command line imports numpy, pandas and the engines
+
+from .cli import main  # noqa: E402
 
 sys.exit(main())

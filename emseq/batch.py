@@ -1,8 +1,8 @@
 """Run an emseq engine over many samples through Dask distributed.
 
 One sample is one Dask task (``key`` = sample name, ``pure=False``, ``retries``): it writes its
-own output directory ``OUT/<sample>/`` by staging it in a hidden sibling directory and renaming
-it into place, then writes a manifest (input sizes, mtimes and checksums, and the options) last.
+own output directory ``OUT/<sample>/`` through the engine's atomic writer (a staging folder in
+the one pattern of :mod:`emseq.io.atomic`, renamed into place), then writes a manifest (input sizes, mtimes and checksums, and the options) last.
 A re-run skips samples whose manifest still matches (``resume``) and redoes the others. When all
 tasks are done the per-sample outputs are merged into matrices (identifier column, then one
 column per sample) and a ``batch_report.tsv``.
@@ -26,10 +26,8 @@ import shutil
 import threading
 import time
 import traceback
-import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -39,7 +37,7 @@ from . import __version__
 from ._progress import progress
 from ._threads import available_cpus
 from .errors import EmseqError, InputError, UsageError
-from .io.atomic import atomic_write, write_tsv
+from .io.atomic import STAGING_PATTERN, atomic_write, remove_stale_lock, write_tsv
 
 __all__ = ["BatchResult", "ENGINE_COLUMNS", "read_sample_sheet", "run", "MANIFEST_NAME"]
 
@@ -54,7 +52,7 @@ ENGINE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 MANIFEST_NAME = "emseq_manifest.json"
 #: Files the batch writes next to the sample directories: no sample may be named like one.
 MERGED_NAMES = ("batch_report.tsv", "convergence.tsv", "transcript_counts.tsv",
-                "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv", "motifs.tsv")
+                "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv", "motifs.tsv", "logs")
 REPORT_COLUMNS = ["sample", "status", "fragments", "mapping_rate", "iterations", "seconds",
                   "peak_memory_mb", "error"]
 
@@ -115,6 +113,9 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
     for line, name in zip(lines, sheet["sample"]):
         if not name.strip():
             raise InputError(f"{path}:{line}: empty sample name")
+        if any(not c.isprintable() for c in name):
+            raise InputError(f"{path}:{line}: sample name {name!r} holds a control character "
+                             "(a newline, a tab...); sample names become folder names")
         if name in (".", "..") or "/" in name or name.startswith("."):
             raise InputError(f"{path}:{line}: sample name {name!r} cannot be a directory name")
         if name in MERGED_NAMES:
@@ -195,7 +196,7 @@ def _transcript_index(path: str, mtime_ns: int):
 
 
 def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
-                threads: int, stage: Path) -> dict[str, Any]:
+                threads: int, directory: Path) -> dict[str, Any]:
     if engine == "quant":
         from .quant import quantify
 
@@ -206,13 +207,13 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
         if row.get("libtype"):
             kwargs["library_type"] = row["libtype"]
         result = quantify(row["bam"], transcripts, n_threads=threads, **kwargs)
-        result.write(stage)
+        result.write(directory, force=True)
         return {"fragments": result.num_processed, "mapping_rate": result.mapping_rate,
                 "iterations": int(len(result.convergence))}
     from .motif import discover
 
     result = discover(row["fasta"], n_threads=threads, **options)
-    result.write(stage)
+    result.write(directory, force=True)
     return {"fragments": None, "mapping_rate": None,
             "iterations": int(len(result.convergence))}
 
@@ -250,54 +251,108 @@ class _PeakMemory:
         self.peak_bytes = max(self.peak_bytes, self._rss())
 
 
-def _staging_prefix(sample: str) -> str:
-    return f".{sample}.tmp-"
-
-
-def _replace_directory(stage: Path, final: Path) -> None:
-    """Move ``stage`` to ``final``; a previous ``final`` is renamed aside first, then removed."""
-    if final.exists():
-        aside = final.with_name(f"{_staging_prefix(final.name)}old-{uuid.uuid4().hex[:8]}")
-        os.rename(final, aside)
-        os.rename(stage, final)
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.rename(stage, final)
-
-
 def _remove_stale_staging(output: Path, samples: list[str]) -> None:
-    """Remove staging directories left by workers that died in the middle of a sample."""
+    """Remove staging folders and lock files left by workers that died in a sample."""
+    wanted = set(samples)
+    for entry in output.iterdir():
+        match = STAGING_PATTERN.match(entry.name)
+        if match is not None and match["name"] in wanted:
+            logger.debug("removing %s left by an interrupted task", entry)
+            shutil.rmtree(entry, ignore_errors=True)
     for sample in samples:
-        for stale in output.glob(glob_escape(_staging_prefix(sample)) + "*"):
-            logger.debug("removing %s left by an interrupted task", stale)
-            shutil.rmtree(stale, ignore_errors=True)
+        remove_stale_lock(output / sample)
+
+
+#: How faulthandler names the fatal signals it records
+_FATAL_SIGNALS = {"Segmentation fault": "SIGSEGV", "Bus error": "SIGBUS",
+                  "Floating-point exception": "SIGFPE", "Floating point exception": "SIGFPE",
+                  "Aborted": "SIGABRT", "Illegal instruction": "SIGILL"}
+
+
+def sample_log_path(output: str | os.PathLike[str], sample: str) -> Path:
+    """``OUT/logs/<sample>.log``: the log of each attempt at a sample, and its fatal signal."""
+    return Path(output) / "logs" / f"{sample}.log"
+
+
+@contextlib.contextmanager
+def _sample_log(output: Path, sample: str) -> Iterator[None]:
+    """Send this task's emseq log lines to the sample's log, and let faulthandler record
+    there a fatal signal of the worker process (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL)."""
+    import faulthandler
+
+    path = sample_log_path(output, sample)
+    path.parent.mkdir(exist_ok=True)
+    handle = open(path, "a", encoding="utf-8", buffering=1)
+    handler = logging.StreamHandler(handle)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(message)s",
+                                           "%H:%M:%S"))
+    task_thread = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == task_thread)
+    emseq_logger = logging.getLogger("emseq")
+    level = emseq_logger.level
+    emseq_logger.addHandler(handler)
+    if emseq_logger.getEffectiveLevel() > logging.INFO:
+        emseq_logger.setLevel(logging.INFO)
+    handle.write(f"[{time.strftime('%H:%M:%S')}] INFO {sample}: started in process "
+                 f"{os.getpid()}\n")
+    faulthandler.enable(file=handle)
+    try:
+        yield
+    finally:
+        faulthandler.disable()
+        emseq_logger.removeHandler(handler)
+        emseq_logger.setLevel(level)
+        handle.close()
+
+
+def death_note(output: str | os.PathLike[str], sample: str) -> str:
+    """Why a sample's worker died, from its log: the fatal signal faulthandler recorded (or
+    none: SIGKILL, e.g. the out-of-memory killer) and the last log line before it."""
+    try:
+        lines = sample_log_path(output, sample).read_text(errors="replace").splitlines()
+    except OSError:
+        return "its worker died (no log of the sample)"
+    fatal: tuple[str, str | None] | None = None
+    last = None
+    for line in lines:
+        if line.startswith("Fatal Python error: "):
+            fatal = (line.removeprefix("Fatal Python error: ").strip(), last)
+        elif line.startswith("[") and "] " in line:
+            if " started in process " in line:
+                fatal = None  # a new attempt
+            last = line
+    if fatal is not None:
+        name = _FATAL_SIGNALS.get(fatal[0])
+        what = f"its worker died by {name} ({fatal[0]})" if name else f"its worker died: {fatal[0]}"
+        last = fatal[1]
+    else:
+        what = ("its worker died with no fatal-signal record (SIGKILL? e.g. the out-of-memory "
+                "killer)")
+    return f"{what}; last log line: {last.split('] ', 1)[1] if last else 'none'}"
 
 
 def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], output: str,
                threads: int = 1) -> dict[str, Any]:
     """Run one sample into ``output/<sample>/``; the body of each Dask task.
 
-    The sample's directory is built in a hidden staging directory and renamed into place, then
-    its manifest is written last; a previous incomplete directory is replaced. User errors are
+    The engine writes the sample's directory atomically, replacing a previous incomplete one
+    (``write(..., force=True)``), then its manifest is written last. User errors are
     returned as a ``failed`` row (the batch goes on); other exceptions propagate so Dask can
     retry the task elsewhere.
     """
     sample = row["sample"]
     final = Path(output) / sample
-    stage = Path(output) / f"{_staging_prefix(sample)}{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
     record: dict[str, Any] = {"sample": sample, "status": "ok", "fragments": None,
                               "mapping_rate": None, "iterations": None, "error": ""}
     memory = _PeakMemory()
     try:
-        stage.mkdir(parents=True)
-        record.update(_run_engine(engine, row, options, threads, stage))
-        _replace_directory(stage, final)
+        with _sample_log(Path(output), sample):
+            record.update(_run_engine(engine, row, options, threads, final))
     except EmseqError as exc:
         record.update(status="failed", error=str(exc).splitlines()[0])
     finally:
         memory.stop()
-        shutil.rmtree(stage, ignore_errors=True)
     record["seconds"] = round(time.perf_counter() - started, 3)
     record["peak_memory_mb"] = round(memory.peak_bytes / 2**20, 1)
     if record["status"] == "ok":
@@ -442,8 +497,11 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
                 except Exception as exc:  # the task failed after all its retries
                     line = (str(exc).splitlines() or [type(exc).__name__])[0]
                     logger.debug("%s failed:\n%s", sample, traceback.format_exc())
-                    records[sample] = {"sample": sample, "status": "failed",
-                                       "error": f"{type(exc).__name__}: {line}"}
+                    error = f"{type(exc).__name__}: {line}"
+                    if type(exc).__name__ == "KilledWorker":
+                        error = f"{death_note(output, sample)} ({error})"
+                        logger.warning("%s failed: %s", sample, error)
+                    records[sample] = {"sample": sample, "status": "failed", "error": error}
                 bar.update(1)
             bar.close()
     _remove_stale_staging(output, [row["sample"] for row in todo])

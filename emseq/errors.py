@@ -31,3 +31,10 @@ class FitError(EmseqError, RuntimeError):
     """A fit that cannot go on, e.g. a covariance that is not positive definite (exit code 1)."""
 
     exit_code = 1
+
+
+class OutputError(EmseqError):
+    """An output that cannot be written: a non-empty ``-o`` without ``--force``, a parent
+    folder that cannot be written, or an output another run holds (exit code 1)."""
+
+    exit_code = 1

@@ -14,17 +14,22 @@ other exception is reported the same way with exit code 1, and its traceback onl
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
-import pkgutil
-import sys
-from types import ModuleType
-from typing import Sequence
+from .. import _signals
 
-from .. import __version__
-from .._progress import set_quiet
-from ..errors import EmseqError
+_signals.install()  # before anything heavy is imported (the `emseq` script starts here)
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import pkgutil  # noqa: E402
+import sys  # noqa: E402
+from types import ModuleType  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from .._progress import set_quiet  # noqa: E402
+from ..errors import EmseqError  # noqa: E402
+from . import _types  # noqa: E402
 
 __all__ = ["main", "build_parser"]
 
@@ -42,14 +47,27 @@ def _command_modules() -> dict[str, ModuleType]:
 def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("common options")
     group.add_argument("-o", "--output", metavar="DIR", required=True,
-                       help="output directory (created; files written atomically)")
-    group.add_argument("-p", "--threads", type=int, default=None, metavar="N",
-                       help="threads to use (default: all available cores)")
+                       help="output directory: absent or empty (a non-empty one needs "
+                            "--force); written atomically")
+    group.add_argument("--force", action="store_true",
+                       help="replace a non-empty output, atomically, once the new result is "
+                            "complete")
+    group.add_argument("-p", "--threads", type=_types.threads, default=None, metavar="N",
+                       help="threads to use, from 1 to 4 per available core (default: all "
+                            "available cores)")
     group.add_argument("-q", "--quiet", action="store_true",
                        help="only warnings and errors on stderr, no progress bar")
     group.add_argument("-v", "--verbose", action="store_true", help="debug-level log messages")
     group.add_argument("--debug", action="store_true",
                        help="show the full traceback on errors")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line naming the command (``emseq quant: error: argument -p: …``),
+    exit code 2; the full usage is one ``-h`` away."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -66,19 +84,21 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``emseq`` with one sub-parser per command module."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="emseq",
         description="Cython-accelerated EM engines for bioinformatics.",
     )
     parser.add_argument("--version", action="version", version=f"emseq {__version__}")
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>",
+                                       parser_class=_OneLineParser)
     for name, module in _command_modules().items():
         sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP,
                                     formatter_class=_DefaultsFormatter)
         module.add_arguments(sub)
         _add_common_arguments(sub)
-        sub.set_defaults(_run=module.run, _prog=f"emseq {name}")
+        sub.set_defaults(_run=module.run, _prog=f"emseq {name}",
+                         _output_kind=getattr(module, "OUTPUT_KIND", "dir"))
     return parser
 
 
@@ -99,8 +119,12 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``emseq`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    _signals.install()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # -h, --version, or a usage error already said in one line
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -109,8 +133,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     warnings.simplefilter("default")
     logging.captureWarnings(True)
+    from ..io.atomic import claim_output
+
     try:
-        return int(args._run(args) or 0)
+        with _signals.armed(args._prog):
+            # the output-folder policy, decided once, before any computation (emseq.io.atomic)
+            with claim_output(args.output, force=args.force, kind=args._output_kind) as claim:
+                args._claim = claim
+                return int(args._run(args) or 0)
+    except _signals.Interrupted as exc:
+        print(f"{args._prog}: interrupted ({exc.name})", file=sys.stderr)
+        return exc.exit_code
     except EmseqError as exc:
         if args.debug:
             raise

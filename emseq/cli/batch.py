@@ -7,6 +7,10 @@ import logging
 import sys
 
 from ..errors import UsageError
+from . import _types
+
+#: -o continues an earlier batch's folder (--resume) unless --force (emseq.io.atomic)
+OUTPUT_KIND = "batch"
 
 HELP = "run emseq quant (or motif) on every sample of a sample sheet through Dask"
 
@@ -27,20 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="variational Bayes EM (default, as Salmon)")
     method.add_argument("--em", dest="vb", action="store_false", help="plain EM")
     parser.add_argument("--mod", default="zoops", help="motif model (motif engine)")
-    parser.add_argument("--nmotifs", type=int, default=1, help="motifs per sample (motif engine)")
+    parser.add_argument("--nmotifs", type=_types.int_range(1, 1000), default=1, help="motifs per sample (motif engine)")
     where = parser.add_argument_group("where it runs")
     where.add_argument("--scheduler", help="join a running Dask scheduler (tcp://host:8786)")
     where.add_argument("--cluster", choices=["slurm", "pbs", "sge", "lsf"],
                        help="start workers through dask-jobqueue")
     where.add_argument("--queue", help="cluster queue/partition")
-    where.add_argument("--cores", type=int, default=1, help="cores per cluster job")
+    where.add_argument("--cores", type=_types.int_range(1, 4096), default=1, help="cores per cluster job")
     where.add_argument("--memory", default="4GB", help="memory per cluster job")
     where.add_argument("--walltime", default="01:00:00", help="walltime per cluster job")
-    where.add_argument("--jobs", type=int, default=1, help="cluster jobs to start (or at most, with --adapt)")
+    where.add_argument("--jobs", type=_types.int_range(1, 100000), default=1, help="cluster jobs to start (or at most, with --adapt)")
     where.add_argument("--adapt", action="store_true", help="scale the cluster jobs with the load")
-    where.add_argument("--workers", type=int, default=None,
+    where.add_argument("--workers", type=_types.int_range(0, 4096), default=None,
                        help="worker processes of the local cluster (default: one per core)")
-    parser.add_argument("--retries", type=int, default=2, help="retries of a sample whose worker died")
+    parser.add_argument("--retries", type=_types.int_range(0, 100), default=2, help="retries of a sample whose worker died")
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument("--resume", dest="resume", action="store_true", default=True,
                         help="skip samples already complete with unchanged inputs (default)")
@@ -69,11 +73,13 @@ def run(args: argparse.Namespace) -> int:
     if args.cluster:
         cluster_options = {"queue": args.queue, "cores": args.cores, "memory": args.memory,
                            "walltime": args.walltime, "jobs": args.jobs, "adapt": args.adapt}
-    result = run_batch(sheet, args.output, engine=args.engine, options=options,
+    claim = args._claim  # in place, or a stage replacing the folder with --force
+    result = run_batch(sheet, claim.work_dir, engine=args.engine, options=options,
                        scheduler=args.scheduler, cluster=args.cluster,
                        cluster_options=cluster_options, n_workers=args.workers,
                        threads_per_worker=max(1, args.threads or 1), retries=args.retries,
-                       resume=args.resume)
+                       resume=args.resume and claim.stage is None)
+    claim.commit()
     ok = int((result.report["status"] == "ok").sum())
     logger.info("%d of %d samples done; outputs in %s", ok, len(result.report), args.output)
     if result.failed:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, UsageError
+from . import _types
 
 HELP = "fit a Gaussian mixture (scikit-learn compatible, Cython EM) to a TSV/CSV/NPY table"
 
@@ -60,16 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "option or give a comma list to select among them (default: full)")
     parser.add_argument("--criterion", choices=["bic", "aic"], default="bic",
                         help="model selection criterion (lower is better)")
-    parser.add_argument("--max-iter", type=int, default=100, help="maximum EM iterations")
-    parser.add_argument("--tol", type=float, default=1e-3,
+    parser.add_argument("--max-iter", type=_types.int_range(1, 10**7), default=100, help="maximum EM iterations")
+    parser.add_argument("--tol", type=_types.float_range(0.0), default=1e-3,
                         help="stop when the mean log-likelihood changes by less than this")
-    parser.add_argument("--n-init", type=int, default=1, help="initialisations (best kept)")
+    parser.add_argument("--n-init", type=_types.int_range(1, 10**4), default=1, help="initialisations (best kept)")
     parser.add_argument("--init", "--init-params", dest="init",
                         choices=["kmeans", "k-means++", "random", "random_from_data"],
                         default="kmeans", help="initialisation method")
-    parser.add_argument("--reg-covar", type=float, default=1e-6,
+    parser.add_argument("--reg-covar", type=_types.float_range(0.0), default=1e-6,
                         help="added to the diagonal of the covariances")
-    parser.add_argument("--seed", "--random-state", dest="seed", type=int, default=0,
+    parser.add_argument("--seed", "--random-state", dest="seed", type=_types.int_range(0, 2**32 - 1), default=0,
                         help="random seed of the initialisation (the API's default is None; "
                         "0 here so that runs are reproducible)")
     parser.add_argument("--missing", choices=["error", "marginalize"], default="error",
@@ -269,6 +270,10 @@ def read_table(path: str | os.PathLike[str], index_col: str | None = None,
     return Table(X, [names[j] for j in keep], ids, id_name, [j + 1 for j in keep])
 
 
+#: Largest magnitude of a cell: squares and products of two stay far from float64's overflow
+MAX_MAGNITUDE = 1e100
+
+
 def _check_cells(table: Table, path: str, missing: str) -> None:
     """Reject infinite and (unless marginalised) missing cells, numbering rows from 1 as
     ``assignments.tsv`` does and columns from 1 as in the file."""
@@ -281,6 +286,12 @@ def _check_cells(table: Table, path: str, missing: str) -> None:
     bad = np.argwhere(np.isinf(X))
     if bad.size:
         raise InputError(f"{where(*bad[0])} is infinite; only finite values are allowed")
+    with np.errstate(invalid="ignore"):
+        huge = np.argwhere(np.abs(X) > MAX_MAGNITUDE)
+    if huge.size:
+        i, j = huge[0]
+        raise InputError(f"{where(i, j)} is {X[i, j]:.3g}: beyond +-{MAX_MAGNITUDE:.0e} the "
+                         "squares and covariances overflow; scale the data (e.g. take logs)")
     nan = np.isnan(X)
     if not nan.any():
         return

@@ -14,6 +14,8 @@ import argparse
 import logging
 from typing import Sequence
 
+from . import _types
+
 HELP = "find DNA sequence motifs de novo with MEME's mixture models (OOPS/ZOOPS/TCM) fitted by EM"
 
 logger = logging.getLogger("emseq.motif")
@@ -42,6 +44,9 @@ def translate_meme_options(argv: Sequence[str]) -> list[str]:
     for token in argv:
         if token in MEME_UNSUPPORTED:
             raise UsageError(f"{token}: {MEME_UNSUPPORTED[token]}")
+        if token == "-oc":  # MEME's -oc replaces the folder: emseq's --force
+            out.extend(["--force", "--output"])
+            continue
         if token in MEME_OPTIONS:
             if MEME_OPTIONS[token] is not None:
                 out.append(MEME_OPTIONS[token])
@@ -62,17 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mod", choices=["zoops", "oops", "tcm", "anr"], default="zoops",
                         help="sites per sequence: zero or one, exactly one, any number "
                         "(anr = tcm)")
-    parser.add_argument("--nmotifs", type=int, default=1, help="motifs to find")
+    parser.add_argument("--nmotifs", type=_types.int_range(1, 1000), default=1, help="motifs to find")
     parser.add_argument("--evt", type=_positive_float, default=float("inf"), metavar="E",
                         help="stop once a motif's E-value exceeds E (MEME's -evt; default: "
                              "no limit, as MEME)")
-    parser.add_argument("--minw", type=int, default=6, help="smallest motif width")
-    parser.add_argument("--maxw", type=int, default=20, help="largest motif width")
-    parser.add_argument("--nsites", type=int, default=None, metavar="N",
+    parser.add_argument("--minw", type=_types.int_range(2, 300), default=6, help="smallest motif width")
+    parser.add_argument("--maxw", type=_types.int_range(2, 300), default=20, help="largest motif width")
+    parser.add_argument("--nsites", type=_types.int_range(1), default=None, metavar="N",
                         help="exactly N sites (ZOOPS/TCM; sets --minsites and --maxsites)")
-    parser.add_argument("--minsites", type=int, default=None, metavar="N",
+    parser.add_argument("--minsites", type=_types.int_range(1), default=None, metavar="N",
                         help="at least N sites (default: 2)")
-    parser.add_argument("--maxsites", type=int, default=None, metavar="N",
+    parser.add_argument("--maxsites", type=_types.int_range(1), default=None, metavar="N",
                         help="at most N sites (default: the number of sequences for ZOOPS, "
                              "max(5 x sequences, 100) for TCM)")
     strands = parser.add_mutually_exclusive_group()
@@ -83,19 +88,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pal", action="store_true", help="look for palindromic motifs only")
     parser.add_argument("--bfile", metavar="FILE", help="MEME background file (instead of a "
                         "background estimated from the input)")
-    parser.add_argument("--markov-order", type=int, default=2, metavar="N",
+    parser.add_argument("--markov-order", type=_types.int_range(0, 5), default=2, metavar="N",
                         help="order of the background Markov model estimated from the input (0-5)")
     parser.add_argument("--mask-lowercase", action="store_true",
                         help="treat lowercase (soft-masked) letters as unknown")
-    parser.add_argument("--starts", type=int, default=None, metavar="N",
+    parser.add_argument("--starts", type=_types.int_range(1, 10**4), default=None, metavar="N",
                         help="EM runs per width, from the best starting points "
                              "(default: 4 with --mod oops, 2 otherwise)")
-    parser.add_argument("--searchsize", type=int, default=None, metavar="N",
+    parser.add_argument("--searchsize", type=_types.int_range(0), default=None, metavar="N",
                         help="letters the starting points are searched on (a random subset of "
                              "sequences beyond; default 200000, 0: all)")
-    parser.add_argument("--maxiter", type=int, default=50, metavar="N",
+    parser.add_argument("--maxiter", type=_types.int_range(1, 10**6), default=50, metavar="N",
                         help="EM iterations at most per run")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the substring sampling")
+    parser.add_argument("--seed", type=_types.int_range(0, 2**32 - 1), default=0, help="random seed of the substring sampling")
     _parse_meme_spellings(parser)
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
-from ..errors import InputError, UsageError
+from ..errors import UsageError
+from . import _types
 
 HELP = "quantify transcript abundances from alignments to a transcriptome (Salmon-style output)"
 
@@ -32,20 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="variational Bayes EM (default, as Salmon)%(default).0s")
     method.add_argument("--em", "--useEM", dest="vb", action="store_false",
                         help="maximum-likelihood EM instead of VBEM%(default).0s")
-    parser.add_argument("--vb-prior", "--vbPrior", type=float, default=0.01,
+    parser.add_argument("--vb-prior", "--vbPrior", type=_types.float_range(0.0), default=0.01,
                         help="Dirichlet prior of the VBEM, per transcript (Salmon's default)")
     parser.add_argument("--per-nucleotide-prior", "--perNucleotidePrior", action="store_true",
                         help="interpret --vb-prior per nucleotide of effective length%(default).0s")
     parser.add_argument("--no-squarem", dest="squarem", action="store_false",
                         help="plain EM iterations (SQUAREM acceleration is on by default)%(default).0s")
-    parser.add_argument("--num-bootstraps", "--numBootstraps", type=int, default=0, metavar="N",
+    parser.add_argument("--num-bootstraps", "--numBootstraps", type=_types.int_range(0, 10**5), default=0, metavar="N",
                         help="bootstrap replicates (Salmon layout in aux_info/bootstrap)")
-    parser.add_argument("--num-gibbs-samples", "--numGibbsSamples", type=int, default=0,
+    parser.add_argument("--num-gibbs-samples", "--numGibbsSamples", type=_types.int_range(0, 10**5), default=0,
                         metavar="N", help="posterior samples by collapsed Gibbs sampling "
                                           "(same layout as bootstraps)")
-    parser.add_argument("--thinning-factor", "--thinningFactor", type=int, default=16,
+    parser.add_argument("--thinning-factor", "--thinningFactor", type=_types.int_range(1, 10**4), default=16,
                         help="Gibbs sweeps per kept sample")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstraps")
+    parser.add_argument("--seed", type=_types.int_range(0, 2**32 - 1), default=0, help="seed of the bootstraps")
     parser.add_argument("--tx2gene", metavar="MAP",
                         help="two-column transcript-to-gene map (TSV); writes quant.genes.sf%(default).0s")
     parser.add_argument("--gtf", metavar="GTF",
@@ -55,11 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Salmon's gene map: a GTF/GFF (by its .gtf/.gff extension, "
                              "optionally .gz) or a two-column transcript-to-gene map; writes "
                              "quant.genes.sf%(default).0s")
-    parser.add_argument("--fld-mean", "--fldMean", type=float, default=250.0,
+    parser.add_argument("--fld-mean", "--fldMean", type=_types.float_range(0.0, 10**5, low_open=True), default=250.0,
                         help="prior mean fragment length (the whole model for single-end reads)")
-    parser.add_argument("--fld-sd", "--fldSD", type=float, default=25.0,
+    parser.add_argument("--fld-sd", "--fldSD", type=_types.float_range(0.0, 10**5, low_open=True), default=25.0,
                         help="prior standard deviation of the fragment length")
-    parser.add_argument("--score-exp", type=float, default=None,
+    parser.add_argument("--score-exp", type=_types.float_range(0.0), default=None,
                         help="alignment-score term exp(-x * (best AS - AS)); default: x learnt "
                              "from the sample's error rate; 0 turns the term off")
     parser.add_argument("--seq-bias", "--seqBias", action="store_true", default=None,
@@ -73,32 +72,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "both)%(default).0s")
     parser.add_argument("--pos-bias", "--posBias", action="store_true",
                         help="learn and correct positional bias along transcripts%(default).0s")
-    parser.add_argument("--incompat-prior", type=float, default=0.0,
+    parser.add_argument("--incompat-prior", type=_types.float_range(0.0, 1.0), default=0.0,
                         help="weight of alignments contradicting the library type (0: dropped)")
     parser.add_argument("--discard-orphans", action="store_true",
                         help="drop orphan mates (default: used when a fragment has no pair)%(default).0s")
     parser.add_argument("--group-by-name", action="store_true", default=None,
                         help="group records by read name in memory (automatic for "
                              "coordinate-sorted input)%(default).0s")
-    parser.add_argument("--sort-memory", type=float, default=2.0, metavar="GiB",
+    parser.add_argument("--sort-memory", type=_types.float_range(0.0, 2**20, low_open=True), default=2.0, metavar="GiB",
                         help="memory allowed for grouping a coordinate-sorted BAM by name")
     parser.add_argument("--dump-eq", "--dumpEq", action="store_true",
                         help="write aux_info/eq_classes.txt%(default).0s")
     parser.add_argument("--no-report", dest="report", action="store_false",
                         help="do not draw report.png%(default).0s")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the output directory if it exists%(default).0s")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..quant import quantify
 
     output = Path(args.output)
-    if output.exists() and not args.force:
-        if not output.is_dir():
-            raise InputError(f"{output} exists and is a file, not a directory; pass --force "
-                             "to replace it")
-        raise InputError(f"output directory {output} exists; pass --force to replace it")
     if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
         raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
     if (args.seq_bias or args.gc_bias) and not args.bias_correction:
@@ -128,15 +120,8 @@ def run(args: argparse.Namespace) -> int:
         group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
         show_progress=None if not args.quiet else False, prefetch_report=args.report)
     command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    if output.exists():  # --force: the old result is replaced only once the new one is written
-        fresh = output.with_name(f".{output.name}.new-{os.getpid()}")
-        old = output.with_name(f".{output.name}.old-{os.getpid()}")
-        result.write(fresh, dump_eq=args.dump_eq, report=args.report, command=command)
-        os.rename(output, old)
-        os.rename(fresh, output)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    else:
-        result.write(output, dump_eq=args.dump_eq, report=args.report, command=command)
+    # the output was claimed before computing (emseq.cli.main); --force replaces it here
+    result.write(output, dump_eq=args.dump_eq, report=args.report, command=command)
     logger.info("wrote %s (%d fragments, %.1f%% mapped, %d classes)", output,
                 result.num_processed, 100 * result.mapping_rate, result.eq_classes.n_classes)
     return 0

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
+#: -o is one file (the output-folder policy of emseq.io.atomic, for a file)
+OUTPUT_KIND = "file"
+
 HELP = "merge one column of several quantification directories into one table (salmon quantmerge)"
 
 logger = logging.getLogger(__name__)
@@ -27,15 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..errors import UsageError
     from ..io.atomic import write_tsv
     from ..quant.merge import merge_quants
 
-    output = Path(args.output)
-    if output.is_dir():
-        raise UsageError(f"-o {output} is a directory; quantmerge writes one table (a file)")
+    output = Path(args.output)  # claimed (checked, locked) by emseq.cli.main
     merged = merge_quants(args.quants, args.names, args.column, genes=args.genes)
-    output.parent.mkdir(parents=True, exist_ok=True)
     write_tsv(merged, output, float_format="%.9g")
     logger.info("wrote %s (%d rows, %d samples)", args.output, len(merged), merged.shape[1] - 1)
     return 0

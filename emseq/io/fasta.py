@@ -70,7 +70,10 @@ def iter_fasta(path: str | os.PathLike[str], *, alphabet: frozenset[str] | None 
                     header = line[1:].strip()
                     if not header:
                         raise InputError(f"{path}:{lineno}: FASTA header without a name")
+                    # the name ends at any whitespace (space, tab...), as in samtools faidx
                     name, _, description = header.partition(" ")
+                    if any(c.isspace() for c in name):
+                        name, description = (header.split(None, 1) + [""])[:2]
                     chunks = []
                     continue
                 stripped = line.strip()

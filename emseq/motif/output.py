@@ -148,9 +148,10 @@ def _summary_html(result: "MotifResult") -> str:
             "motifs.jaspar, motifs.tsv, sites.tsv, convergence.tsv.</p></body></html>\n")
 
 
-def write_result(result: "MotifResult", directory: str | os.PathLike[str]) -> None:
+def write_result(result: "MotifResult", directory: str | os.PathLike[str], *,
+                 force: bool = False) -> None:
     """Write every output file of a motif run into ``directory``, atomically."""
-    with atomic_output_dir(directory) as stage:
+    with atomic_output_dir(directory, force=force) as stage:
         revcomp = bool(result.params.get("revcomp", True))
         with atomic_write(stage / "motifs.meme") as handle:
             handle.write(meme_text(result.motifs, result.background.freqs, revcomp))

@@ -125,9 +125,10 @@ class MotifResult:
     params: dict = field(default_factory=dict)
     n_sequences: int = 0
 
-    def write(self, directory: str | os.PathLike[str]) -> None:
+    def write(self, directory: str | os.PathLike[str], *, force: bool = False) -> None:
         """Write motifs.meme, motifs.jaspar, motifs.tsv, sites.tsv, convergence.tsv, logos and
-        a summary (summary.html, summary.png) into ``directory``, atomically."""
+        a summary (summary.html, summary.png) into ``directory``, atomically; ``directory``
+        must be absent or empty unless ``force`` (see :mod:`emseq.io.atomic`)."""
         from .output import write_result
 
-        write_result(self, directory)
+        write_result(self, directory, force=force)

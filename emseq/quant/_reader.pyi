@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 LIB_NAMES: tuple[str, ...]
 RC: dict[str, int]
 LIB_CODES: dict[str, int]
+BAD_NAMES: dict[int, str]
 
 class EqBuilder:
     n_records: int
@@ -29,6 +30,20 @@ class EqBuilder:
     sort_bytes: int
     first_missing_mate: str | None
     problem_read: str | None
+    n_past_end: int
+    records_read: int
+    read_status: int
+    read_errno: int
+    bgzf_errcode: int
+    bad_record: int
+    bad_what: int
+    bad_tid: int
+    bad_value: int
+    bad_limit: int
+    @property
+    def first_past_end(self) -> str | None: ...
+    def invalid_record(self) -> dict[str, int | str]: ...
+    def transcript_of(self, ref: int) -> int: ...
     def __init__(self, n_tx: int, tid_map: NDArray[np.int32], tx_len: NDArray[np.int64], *,
                  lib_type: int = ..., burnin: int = ..., max_fraglen: int = ...,
                  fld_mean: float = ..., fld_sd: float = ..., prior_weight: float = ...,

@@ -18,11 +18,12 @@ from libc.stdlib cimport malloc, realloc, free, qsort
 from libc.string cimport memcpy, strcmp, strlen, memset
 from libc.math cimport exp, log, sqrt, floor, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.errno cimport errno
 
 from pysam.libcalignmentfile cimport AlignmentFile
 from pysam.libchtslib cimport (bam1_t, bam_init1, bam_destroy1, bam_dup1, sam_read1,
                                bam_endpos, bam_get_qname, bam_aux_get, bam_aux2i,
-                               hts_set_threads, htsFile, sam_hdr_t)
+                               hts_set_threads, htsFile, sam_hdr_t, BGZF)
 
 import numpy as np
 cimport numpy as cnp
@@ -72,6 +73,21 @@ DEF RC_RECURRING = 2
 DEF RC_ZERO_SPAN = 3
 DEF RC_NAME_TOO_LONG = 4
 DEF RC_MEMORY = 5
+DEF RC_INVALID = 6      # a record failed validation: see EqBuilder.invalid_record()
+
+# what is wrong with an invalid record (EqBuilder.bad_what)
+DEF BAD_TID = 1         # reference id (or the mate's) outside the header's references
+DEF BAD_POS_NEGATIVE = 2
+DEF BAD_POS_PAST_END = 3
+DEF BAD_SPAN = 4        # reference span longer than the transcript
+DEF BAD_MPOS = 5        # mate position outside the mate's transcript
+DEF BAD_ZERO_SPAN = 6   # mapped with no aligned reference base
+
+# a record kept in its group only so that its mate is not reported missing
+DEF USED_SKIPPED = 2
+
+DEF INT32_CAP = 2147483647
+DEF SCORE_CAP = 1000000000   # |AS| beyond this is clamped (sums of two stay in int32)
 
 
 cdef struct Rec:
@@ -113,38 +129,8 @@ cdef int _cmp_sortrec(const void *a, const void *b) noexcept nogil:
     return -1 if x.index < y.index else (1 if x.index > y.index else 0)
 
 
-cdef int rec_from_bam(bam1_t *b, Rec *r) noexcept nogil:
-    """Reduce a record to the fields the fragment logic needs (RC_ZERO_SPAN if unplaceable)."""
-    cdef uint8_t *aux
-    cdef int64_t nm
-    r.tid = b.core.tid
-    r.mtid = b.core.mtid
-    r.pos = b.core.pos
-    r.mpos = b.core.mpos
-    r.flag = b.core.flag
-    r.used = 0
-    r.end = r.pos
-    r.score = NO_SCORE
-    r.nm = NO_NM
-    r.qlen = b.core.l_qseq
-    if (r.flag & (F_UNMAP | F_SUPPL | F_QCFAIL)) or r.tid < 0:
-        return RC_OK
-    if b.core.n_cigar == 0:
-        return RC_ZERO_SPAN
-    r.end = bam_endpos(b)
-    if r.end <= r.pos:
-        return RC_ZERO_SPAN
-    aux = bam_aux_get(b, "NM")
-    if aux != NULL:
-        nm = bam_aux2i(aux)
-        r.nm = <uint16_t> (nm if 0 <= nm < NO_NM else NO_NM)
-    aux = bam_aux_get(b, "AS")
-    if aux != NULL:
-        r.score = <int32_t> bam_aux2i(aux)
-    elif r.nm != NO_NM:
-        # no alignment score: -6 per edit (bowtie2's mismatch penalty) from NM
-        r.score = -6 * <int32_t> r.nm
-    return RC_OK
+cdef inline int32_t _clamp32(int64_t v) noexcept nogil:
+    return <int32_t> (v if v < INT32_CAP else INT32_CAP)
 
 
 cdef inline uint64_t _hash_bytes(const char *s, uint64_t h) noexcept nogil:
@@ -171,6 +157,7 @@ cdef class EqBuilder:
     cdef int discard_orphans
     cdef int32_t *tid_map
     cdef int64_t *tx_len
+    cdef int n_ref              # references in the BAM header (entries of tid_map)
     # ---- group buffer
     cdef Rec *recs
     cdef int n_recs, cap_recs
@@ -220,6 +207,11 @@ cdef class EqBuilder:
     cdef public int64_t sort_bytes
     cdef public object first_missing_mate
     cdef public object problem_read
+    # ---- validation: the first invalid record, and records skipped as past the end
+    cdef public int64_t bad_record, bad_value, bad_limit, n_past_end, records_read
+    cdef public int bad_what, bad_tid, read_status, read_errno, bgzf_errcode
+    cdef char bad_name[256]
+    cdef char past_end_name[256]
     # alignment model learnt in the burn-in
     cdef public int learn_scores
     cdef public double error_rate, penalty_per_edit
@@ -256,8 +248,13 @@ cdef class EqBuilder:
         self.track_order = track_order
         self.last_tid = -1
         self.last_pos = -1
+        self.n_ref = tid_map.shape[0]
+        self.bad_name[0] = 0
+        self.past_end_name[0] = 0
         self.tid_map = <int32_t *> malloc(max(1, tid_map.shape[0]) * sizeof(int32_t))
         for i in range(tid_map.shape[0]):
+            if not 0 <= tid_map[i] < n_tx:
+                raise ValueError(f"tid_map[{i}] = {tid_map[i]} is not a transcript index")
             self.tid_map[i] = tid_map[i]
         self.tx_len = <int64_t *> malloc(max(1, n_tx) * sizeof(int64_t))
         for i in range(n_tx):
@@ -342,10 +339,88 @@ cdef class EqBuilder:
         free(self.smp_kind); free(self.smp_lw)
 
     # ------------------------------------------------------------------ record level
+    cdef int invalid(self, bam1_t *b, int64_t recno, int what, int32_t tid, int64_t value,
+                     int64_t limit) noexcept nogil:
+        """Remember the first invalid record (1-based number in file order) and why."""
+        cdef const char *q = bam_get_qname(b)
+        cdef size_t n = strlen(q)
+        if n > 255:
+            n = 255
+        memcpy(self.bad_name, q, n)
+        self.bad_name[n] = 0
+        self.bad_record = recno
+        self.bad_what = what
+        self.bad_tid = tid
+        self.bad_value = value
+        self.bad_limit = limit
+        return RC_INVALID
+
+    cdef int reduce_record(self, bam1_t *b, Rec *r, int64_t recno) noexcept nogil:
+        """Check the fields the fragment logic uses and reduce the record to a :c:type:`Rec`.
+
+        Every position is checked against the length of its transcript before use, and
+        spans are 64-bit: a mapped record with a reference id outside the header, a negative
+        position, a position or a mate position past the end of the transcript, or a
+        reference span longer than the transcript stops the loop with RC_INVALID (the
+        record is kept in ``bad_*``). An alignment that starts on the transcript and runs
+        past its end (an overhang) is skipped: it stays in its group only so that its mate
+        is not reported missing, and is counted in ``n_past_end``.
+        """
+        cdef uint8_t *aux
+        cdef int64_t nm, score, length
+        r.tid = b.core.tid
+        r.mtid = b.core.mtid
+        r.pos = b.core.pos
+        r.mpos = b.core.mpos
+        r.flag = b.core.flag
+        r.used = 0
+        r.end = r.pos
+        r.score = NO_SCORE
+        r.nm = NO_NM
+        r.qlen = b.core.l_qseq if b.core.l_qseq > 0 else 0
+        if r.tid < -1 or r.tid >= self.n_ref:
+            return self.invalid(b, recno, BAD_TID, r.tid, r.tid, self.n_ref)
+        if r.mtid < -1 or r.mtid >= self.n_ref:
+            return self.invalid(b, recno, BAD_TID, r.mtid, r.mtid, self.n_ref)
+        if (r.flag & (F_UNMAP | F_SUPPL | F_QCFAIL)) or r.tid < 0:
+            return RC_OK
+        length = self.tx_len[self.tid_map[r.tid]]
+        if r.pos < 0:
+            return self.invalid(b, recno, BAD_POS_NEGATIVE, r.tid, r.pos, length)
+        if r.pos >= length:
+            return self.invalid(b, recno, BAD_POS_PAST_END, r.tid, r.pos, length)
+        if (r.flag & F_PAIRED) and not (r.flag & F_MUNMAP) and r.mtid >= 0 and (
+                r.mpos < 0 or r.mpos >= self.tx_len[self.tid_map[r.mtid]]):
+            return self.invalid(b, recno, BAD_MPOS, r.mtid, r.mpos,
+                                self.tx_len[self.tid_map[r.mtid]])
+        if b.core.n_cigar == 0:
+            return self.invalid(b, recno, BAD_ZERO_SPAN, r.tid, 0, length)
+        r.end = bam_endpos(b)
+        if r.end <= r.pos:
+            return self.invalid(b, recno, BAD_ZERO_SPAN, r.tid, r.end - r.pos, length)
+        if r.end - r.pos > length:
+            return self.invalid(b, recno, BAD_SPAN, r.tid, r.end - r.pos, length)
+        if r.end > length:
+            r.used = USED_SKIPPED
+            return RC_OK
+        aux = bam_aux_get(b, "NM")
+        if aux != NULL:
+            nm = bam_aux2i(aux)
+            r.nm = <uint16_t> (nm if 0 <= nm < NO_NM else NO_NM)
+        aux = bam_aux_get(b, "AS")
+        if aux != NULL:
+            score = bam_aux2i(aux)
+            r.score = <int32_t> (SCORE_CAP if score > SCORE_CAP else
+                                 (-SCORE_CAP if score < -SCORE_CAP else score))
+        elif r.nm != NO_NM:
+            # no alignment score: -6 per edit (bowtie2's mismatch penalty) from NM
+            r.score = -6 * <int32_t> r.nm
+        return RC_OK
+
     cdef int add_record(self, bam1_t *b) noexcept nogil:
         """Feed one record; return an RC_* code."""
         cdef Rec r
-        cdef int rc = rec_from_bam(b, &r)
+        cdef int rc = self.reduce_record(b, &r, self.n_records + 1)
         if rc != RC_OK:
             self.set_name(bam_get_qname(b))
             return rc
@@ -390,6 +465,11 @@ cdef class EqBuilder:
         if flag & F_UNMAP or src.tid < 0:
             self.n_unmapped_records += 1
             return RC_OK
+        if src.used == USED_SKIPPED:
+            self.n_past_end += 1
+            if self.past_end_name[0] == 0:
+                memcpy(self.past_end_name, qname, min(strlen(qname), <size_t> 255))
+                self.past_end_name[min(strlen(qname), <size_t> 255)] = 0
         if self.n_recs == self.cap_recs:
             self.cap_recs *= 2
             self.recs = <Rec *> realloc(self.recs, self.cap_recs * sizeof(Rec))
@@ -454,7 +534,7 @@ cdef class EqBuilder:
         a.fmt = <uint8_t> fmt
         a.score = score
         a.lo = lo
-        a.span = <int32_t> span
+        a.span = _clamp32(span)
         a.nm = nm
         a.qlen = qlen
         a.rev = <uint8_t> rev
@@ -505,8 +585,8 @@ cdef class EqBuilder:
                     nm = -1
                     if a.nm != NO_NM and m.nm != NO_NM:
                         nm = a.nm + m.nm
-                    if self.push_faln(tid, <int32_t> (hi - lo), fmt, score, lo, hi - lo, nm,
-                                      a.qlen + m.qlen, 0) != RC_OK:
+                    if self.push_faln(tid, _clamp32(hi - lo), fmt, score, lo, hi - lo, nm,
+                                      _clamp32(<int64_t> a.qlen + m.qlen), 0) != RC_OK:
                         return RC_MEMORY
                     n_pairs += 1
                     break
@@ -522,15 +602,19 @@ cdef class EqBuilder:
                 j = self.fa[start].fraglen
                 if j > self.max_fraglen:
                     j = self.max_fraglen
+                if j < 0:
+                    j = 0
                 self.fld_hist[j] += 1
                 if self.in_burnin:
                     self.burn_hist[j] += 1
             return self.finish_fragment(start)
         for i in range(n):
             a = &self.recs[i]
+            if a.used == USED_SKIPPED:
+                continue
             r1fwd = (a.flag & F_REVERSE) == 0
             if a.flag & F_PAIRED:
-                if not (a.flag & F_MUNMAP) and a.mtid == a.tid:
+                if not (a.flag & F_MUNMAP) and a.mtid == a.tid and not self.mate_skipped(a):
                     missing = 1
                 # an orphan read 1 forward is what an ISF fragment gives, a read 2 forward ISR
                 if a.flag & F_READ2:
@@ -557,6 +641,15 @@ cdef class EqBuilder:
         else:
             self.n_single_fragments += 1
         return self.finish_fragment(start)
+
+    cdef int mate_skipped(self, const Rec *a) noexcept nogil:
+        """1 if the group holds a skipped record where ``a``'s mate fields point."""
+        cdef int j
+        for j in range(self.n_recs):
+            if (self.recs[j].used == USED_SKIPPED and self.recs[j].tid == a.mtid
+                    and self.recs[j].pos == a.mpos):
+                return 1
+        return 0
 
     cdef int finish_fragment(self, int64_t start) noexcept nogil:
         self.n_recs = 0
@@ -751,6 +844,8 @@ cdef class EqBuilder:
                 lw += self.incompat_log
             if a.fraglen >= 0:
                 L = a.fraglen if a.fraglen <= self.max_fraglen else self.max_fraglen
+                if L < 0:
+                    L = 0
                 lw += self.log_pmf[L]
                 t = <int32_t> (self.tx_len[a.tid] if self.tx_len[a.tid] <= self.max_fraglen
                                else self.max_fraglen)
@@ -816,7 +911,7 @@ cdef class EqBuilder:
                 return RC_MEMORY
             self.smp_cap = cap
         self.smp_tid[self.smp_n] = a.tid
-        self.smp_lo[self.smp_n] = <int32_t> a.lo
+        self.smp_lo[self.smp_n] = _clamp32(a.lo)
         self.smp_span[self.smp_n] = a.span
         self.smp_kind[self.smp_n] = (KIND_PAIR if a.fraglen >= 0 else
                                      (KIND_REV if a.rev else KIND_FWD))
@@ -1005,9 +1100,12 @@ cdef class EqBuilder:
             while True:
                 with nogil:
                     while True:
+                        errno = 0
                         ret = sam_read1(fp, hdr, b)
                         if ret < 0:
+                            self.note_read_error(fp, ret)
                             break
+                        self.records_read += 1
                         rc = self.add_record(b)
                         if rc != RC_OK:
                             break
@@ -1057,9 +1155,12 @@ cdef class EqBuilder:
         try:
             with nogil:
                 while True:
+                    errno = 0
                     ret = sam_read1(fp, hdr, b)
                     if ret < 0:
+                        self.note_read_error(fp, ret)
                         break
+                    self.records_read += 1
                     if n == cap:
                         cap = 4096 if cap == 0 else cap * 2
                         grown_recs = <Rec *> realloc(recs, cap * sizeof(Rec))
@@ -1072,7 +1173,7 @@ cdef class EqBuilder:
                             rc = RC_MEMORY
                             break
                         name_off = grown_off
-                    rc = rec_from_bam(b, &recs[n])
+                    rc = self.reduce_record(b, &recs[n], n + 1)
                     if rc != RC_OK:
                         self.set_name(bam_get_qname(b))
                         break
@@ -1126,9 +1227,38 @@ cdef class EqBuilder:
         self._note_problem(rc)
         return rc
 
+    cdef void note_read_error(self, htsFile *fp, int ret) noexcept nogil:
+        """Keep what htslib said about a failed read: its return code, errno, and the
+        BGZF error bits (checksum, inflate, block header, I/O) of a BGZF-compressed file."""
+        self.read_status = ret
+        self.read_errno = errno
+        if ret < -1 and fp.is_bgzf and fp.fp.bgzf != NULL:
+            self.bgzf_errcode = fp.fp.bgzf.errcode
+
     def _note_problem(self, int rc):
         if rc in (RC_ZERO_SPAN, RC_NAME_TOO_LONG, RC_RECURRING):
             self.problem_read = self._name() if self.have_name else None
+        if rc == RC_INVALID:
+            self.problem_read = (<bytes> self.bad_name).decode("ascii", "replace")
+
+    @property
+    def first_past_end(self):
+        """Name of the first read skipped because its alignment runs past the transcript."""
+        return (<bytes> self.past_end_name).decode("ascii", "replace") or None
+
+    def transcript_of(self, int ref):
+        """Transcript index of the header's reference ``ref``."""
+        if not 0 <= ref < self.n_ref:
+            raise IndexError(ref)
+        return int(self.tid_map[ref])
+
+    def invalid_record(self):
+        """The first invalid record as a dict: ``record`` (1-based, file order), ``read``,
+        ``what`` (a key of :data:`BAD`), ``ref`` (header index), ``value``, ``limit``."""
+        return {"record": int(self.bad_record),
+                "read": (<bytes> self.bad_name).decode("ascii", "replace"),
+                "what": BAD_NAMES.get(self.bad_what, "unknown"), "ref": int(self.bad_tid),
+                "value": int(self.bad_value), "limit": int(self.bad_limit)}
 
     def _name(self):
         cdef bytes nm = self.name
@@ -1150,6 +1280,9 @@ cdef inline void memmove_dbl(double *a, int64_t j, int64_t k) noexcept nogil:
 
 
 RC = {"ok": RC_OK, "truncated": RC_TRUNCATED, "recurring": RC_RECURRING,
-      "zero_span": RC_ZERO_SPAN, "name_too_long": RC_NAME_TOO_LONG, "memory": RC_MEMORY}
+      "zero_span": RC_ZERO_SPAN, "name_too_long": RC_NAME_TOO_LONG, "memory": RC_MEMORY,
+      "invalid": RC_INVALID}
+BAD_NAMES = {BAD_TID: "tid", BAD_POS_NEGATIVE: "pos_negative", BAD_POS_PAST_END: "pos_past_end",
+             BAD_SPAN: "span", BAD_MPOS: "mpos", BAD_ZERO_SPAN: "zero_span"}
 LIB_CODES = {"A": LIB_AUTO, "IU": LIB_IU, "ISF": LIB_ISF, "ISR": LIB_ISR, "U": LIB_U,
              "SF": LIB_SF, "SR": LIB_SR}

@@ -27,7 +27,7 @@ from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
 from .bias import BIAS_FILES, GC_HINT_SAMPLE, BiasOptions
-from .gene_map import align_gene_map
+from .gene_map import SNIFF_ROWS, align_gene_map, sniff_tx2gene
 from .salmon_format import index_hashes, lib_format_counts
 from .transcripts import TranscriptIndex, load_transcripts
 
@@ -94,7 +94,7 @@ class QuantResult:
     index_hashes: dict[str, str] = field(default_factory=dict)
 
     def write(self, directory: str | os.PathLike[str], *, dump_eq: bool = False,
-              report: bool = True, command: str | None = None) -> Path:
+              report: bool = True, command: str | None = None, force: bool = False) -> Path:
         """Write the Salmon-compatible output directory, atomically, ``meta_info.json`` last.
 
         Files: ``quant.sf``, ``cmd_info.json``, ``lib_format_counts.json``,
@@ -102,10 +102,11 @@ class QuantResult:
         ``quant.genes.sf`` (with a gene map), ``aux_info/bootstrap/{names.tsv.gz,
         bootstraps.gz}`` (with bootstraps), ``aux_info/eq_classes.txt`` (``dump_eq``; Salmon's
         ``--dumpEq`` format, ``k t_1 … t_k count``), ``report.png`` (``report``), then
-        ``aux_info/meta_info.json``.
+        ``aux_info/meta_info.json``. ``directory`` must be absent or empty unless ``force``,
+        which replaces it (see :mod:`emseq.io.atomic`).
         """
         directory = Path(directory)
-        with atomic_output_dir(directory) as stage:
+        with atomic_output_dir(directory, force=force) as stage:
             (stage / "aux_info").mkdir()
             (stage / "libParams").mkdir()
             (stage / "logs").mkdir()
@@ -226,6 +227,7 @@ def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
     if not path.is_file():
         raise InputError(f"{path}: no such transcript-to-gene map")
     mapping: dict[str, str] = {}
+    first_rows: list[list[str]] = []  # sniffed: a .fai or a GTF is not a map
     with open(path, "rb") as probe:
         opener = gzip.open if probe.read(2) == b"\x1f\x8b" else open
     suffixes = path.suffixes[-2:] if path.suffix == ".gz" else path.suffixes[-1:]
@@ -237,11 +239,16 @@ def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
                 if not line or line.startswith("#"):
                     continue
                 fields = line.split(sep)
+                if len(first_rows) < SNIFF_ROWS:
+                    first_rows.append(fields)
+                    if fields[0].startswith(">") or len(first_rows) == SNIFF_ROWS:
+                        sniff_tx2gene(str(path), first_rows)
                 if len(fields) < 2:
                     raise InputError(f"{path}:{lineno}: expected two columns (transcript, gene)")
                 mapping[fields[0]] = fields[1]
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the transcript-to-gene map: {exc}") from None
+    sniff_tx2gene(str(path), first_rows)
     if not mapping:
         raise InputError(f"{path}: empty transcript-to-gene map")
     return mapping

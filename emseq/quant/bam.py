@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 from dataclasses import dataclass, field
@@ -99,6 +100,111 @@ class AlignmentSample:
         return int(self.offsets.size - 1)
 
 
+#: The 28-byte end-of-file block that closes every complete BGZF file (SAM spec 4.1.2).
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def _is_bgzf(head: bytes) -> bool:
+    """Whether a file starting with ``head`` (at least 18 bytes) is BGZF: gzip with the
+    FEXTRA flag and a ``BC`` extra subfield."""
+    return (len(head) >= 18 and head[:4] == b"\x1f\x8b\x08\x04"
+            and head[12:14] == b"BC")
+
+
+def ends_with_bgzf_eof(path: str) -> bool:
+    """Whether the file ends with BGZF's end-of-file block."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() < len(BGZF_EOF):
+            return False
+        handle.seek(-len(BGZF_EOF), os.SEEK_END)
+        return handle.read() == BGZF_EOF
+
+
+def bgzf_damage(path: str, max_blocks: int = 64) -> str | None:
+    """What is wrong with the first ``max_blocks`` BGZF blocks of ``path`` (a block header
+    that is not BGZF's, deflate data that do not inflate, a CRC32 or length mismatch, a
+    short block), or None if they are sound."""
+    import struct
+    import zlib
+
+    with open(path, "rb") as handle:
+        data = handle.read(max_blocks * 65536)
+    at = 0
+    for _ in range(max_blocks):
+        if at >= len(data):
+            return None
+        head = data[at:at + 18]
+        if len(head) < 18:
+            return f"a short block header at byte {at}"
+        if not _is_bgzf(head):
+            return f"a damaged block header at byte {at}"
+        size = struct.unpack_from("<H", head, 16)[0] + 1
+        block = data[at:at + size]
+        if len(block) < size:
+            return None if len(data) == max_blocks * 65536 else f"a short block at byte {at}"
+        try:
+            payload = zlib.decompress(block[18:-8], -15)
+        except zlib.error:
+            return f"deflate data that do not inflate in the block at byte {at}"
+        crc, isize = struct.unpack_from("<II", block, size - 8)
+        if zlib.crc32(payload) != crc or len(payload) != isize:
+            return f"the block at byte {at} fails its CRC32 checksum"
+        at += size
+    return None
+
+
+def _cram_references(path: str) -> str:
+    """What a CRAM's header says of its reference (``UR``/``M5`` of the first @SQ line)."""
+    try:
+        save = pysam.set_verbosity(0)
+        try:
+            text = pysam.view("-H", "--no-PG", path)
+        finally:
+            pysam.set_verbosity(save)
+    except Exception:  # noqa: BLE001  (the header itself may be unreadable)
+        return "the reference it was written against"
+    for line in str(text).splitlines():
+        if line.startswith("@SQ"):
+            fields = dict(f.split(":", 1) for f in line.split("\t")[1:] if ":" in f)
+            if "UR" in fields:
+                return f"the reference it was written against ({fields['UR']})"
+            if "M5" in fields:
+                return f"the reference it was written against (@SQ {fields.get('SN')} M5 " \
+                       f"{fields['M5']})"
+    return "the reference it was written against"
+
+
+@contextlib.contextmanager
+def _quiet_htslib():
+    """No htslib messages, and no 'Exception ignored in AlignmentFile.__dealloc__' traceback
+    when pysam frees a file it failed to open (the open error itself is reported)."""
+    import gc
+    import sys
+
+    saved, hooks = pysam.set_verbosity(0), (sys.unraisablehook, sys.excepthook)
+    # Cython prints an exception in __dealloc__ through both hooks
+    sys.unraisablehook = lambda unraisable: None
+    sys.excepthook = lambda *exc_info: None
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook, sys.excepthook = hooks
+        pysam.set_verbosity(saved)
+
+
+def _try_open(path: str, kwargs: dict[str, Any]) -> tuple[pysam.AlignmentFile | None, str]:
+    """Open with pysam, or say why not; the half-made file object is freed while htslib and
+    the unraisable-exception hook are silenced."""
+    with _quiet_htslib():
+        try:
+            return pysam.AlignmentFile(path, "r", **kwargs), ""
+        except (ValueError, OSError) as exc:
+            text = str(exc) or type(exc).__name__
+    return None, text
+
+
 def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFile:
     if not Path(path).is_file():
         if Path(path).exists() and not Path(path).is_dir():
@@ -106,26 +212,31 @@ def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFi
                              "read the alignments twice: write the alignments to a file first")
         raise InputError(f"{path}: no such alignment file")
     with open(path, "rb") as probe:
-        magic = probe.read(4)
+        head = probe.read(18)
+    magic = head[:4]
     if not magic:
         raise InputError(f"{path}: empty alignment file")
+    if head[:2] == b"\x1f\x8b" and not _is_bgzf(head):
+        raise InputError(f"{path}: compressed with plain gzip, not BGZF, which BAM needs "
+                         "(unsupported); recompress it: `gunzip -c FILE | samtools view -b -o "
+                         "FILE.bam`, or `bgzip` for a SAM file")
     kwargs: dict[str, Any] = {}
-    if path.endswith(".cram") or magic == b"CRAM":
+    is_cram = path.endswith(".cram") or magic == b"CRAM"
+    if is_cram:
         if reference is None:
             raise InputError(f"{path}: a CRAM file needs its reference; pass the transcript "
                              "FASTA with -t (with its .fai index)")
         kwargs["reference_filename"] = reference
-    try:
-        save = pysam.set_verbosity(0)
-        try:
-            handle = pysam.AlignmentFile(path, "r", **kwargs)
-        finally:
-            pysam.set_verbosity(save)
-    except (ValueError, OSError) as exc:
-        text = str(exc)
-        if "truncated" in text or "EOF" in text:
-            raise InputError(f"{path}: the BAM file is truncated (no end-of-file block); it was "
-                             "cut short while being written or copied") from None
+    handle, text = _try_open(path, kwargs)
+    if handle is None:
+        if is_cram:
+            raise InputError(_cram_failure(path, reference)) from None
+        if _is_bgzf(head) and not ends_with_bgzf_eof(path):
+            raise InputError(f"{path}: truncated: no BGZF end-of-file block; it was cut short "
+                             "while being written or copied") from None
+        damage = bgzf_damage(path) if _is_bgzf(head) else None
+        if damage is not None:
+            raise InputError(f"{path}: corrupt: {damage} (in the header's blocks)") from None
         if "header" in text or "sequences" in text or "format" in text:
             raise InputError(f"{path}: not a BAM/SAM/CRAM file with a header listing the "
                              f"transcripts (@SQ lines): {text}") from None
@@ -139,8 +250,13 @@ def _closing(handle: pysam.AlignmentFile):
     try:
         yield handle
     finally:
-        with contextlib.suppress(OSError, ValueError):
-            handle.close()
+        # closing joins htslib's decoding threads, which may still report a failed block
+        saved = pysam.set_verbosity(0)
+        try:
+            with contextlib.suppress(OSError, ValueError):
+                handle.close()
+        finally:
+            pysam.set_verbosity(saved)
 
 
 def _tid_map(handle: pysam.AlignmentFile, path: str,
@@ -263,7 +379,11 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
                                       score_exp=score_exp, use_scores=use_scores,
                                       incompat_prior=incompat_prior, weight_bins=weight_bins,
                                       discard_orphans=discard_orphans, bias_sample=bias_sample)
-    _check(rc, builder, path, sort_memory)
+    _check(rc, builder, path, sort_memory, index, reference)
+    if builder.n_past_end:
+        logger.warning("%s: %d alignments run past the end of their transcript and were "
+                       "skipped (first: read %s)", path, builder.n_past_end,
+                       builder.first_past_end)
     if builder.n_records == 0:
         raise InputError(f"{path}: no alignment records")
     if builder.n_assigned == 0:
@@ -306,6 +426,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         "num_incompatible_fragments": int(builder.n_incompatible),
         "num_unique_pairs": int(builder.n_unique_pairs),
         "num_alignments": int(builder.n_alignments_used),
+        "num_alignments_past_end_skipped": int(builder.n_past_end),
         "num_burnin_fragments": int(builder.n_burnin_fragments),
         "sort_order": sort_order,
         "grouped_by_name_in_memory": bool(grouped),
@@ -392,14 +513,93 @@ def _spill_and_read(path, reference, index, tid_map, n_threads, library_type, so
                         sort_memory=sort_memory, track_order=False, progress=progress, **options)
 
 
-def _check(rc: int, builder, path: str, sort_memory: int) -> None:
+#: BGZF error bits (htslib's bgzf.h)
+_BGZF_ERR_ZLIB, _BGZF_ERR_HEADER, _BGZF_ERR_IO, _BGZF_ERR_CRC = 1, 2, 4, 32
+
+
+def read_failure(path: str, records: int, status: int, errcode: int, errno_: int) -> str:
+    """Say what stopped htslib after ``records`` good records: truncated (no end-of-file
+    block, a short block), corrupt (a checksum or inflate error, a malformed record) or
+    unsupported."""
+    after = f"after record {records}"
+    try:
+        with open(path, "rb") as probe:
+            bgzf = _is_bgzf(probe.read(18))
+        complete = ends_with_bgzf_eof(path) if bgzf else True
+    except OSError:
+        bgzf, complete = False, True
+    if errcode & _BGZF_ERR_CRC:
+        return (f"{path}: corrupt: a compressed block {after} fails its CRC32 checksum; the "
+                "file was damaged in storage or transfer")
+    if errcode & _BGZF_ERR_ZLIB:
+        return (f"{path}: corrupt: a compressed block {after} does not decompress (damaged "
+                "deflate data)")
+    if bgzf and not complete:
+        return (f"{path}: truncated: no BGZF end-of-file block, and the data stop {after} "
+                "(a short block); it was cut short while being written or copied")
+    if errcode & (_BGZF_ERR_HEADER | _BGZF_ERR_IO):
+        return (f"{path}: corrupt: a damaged or short compressed block {after}, although the "
+                "file ends with its end-of-file block")
+    if status == -3 and errno_ == errno.ERANGE:
+        return (f"{path}: corrupt record {records + 1}: its reference id (or its mate's) is "
+                "not one of the header's references")
+    return (f"{path}: corrupt record {records + 1}: malformed fields (lengths, CIGAR, name or "
+            "tags) that htslib cannot parse")
+
+
+#: What an invalid record's fields mean, by the reader's code (``{where}``: file, record and
+#: read; ``{value}``/``{limit}``: the field and its bound, ``{pos}``: ``value`` 1-based)
+_INVALID_MESSAGES = {
+    "tid": "{where}: reference id {value} is not one of the header's {limit} references",
+    "pos_negative": "{where}: mapped at a negative position ({pos}) on {name}",
+    "pos_past_end": "{where}: position {pos} is past the end of {name} ({limit} bp); was the "
+                    "BAM aligned to another version of the transcriptome?",
+    "mpos": "{where}: mate position {pos} is outside {name} ({limit} bp); the mate fields are "
+            "damaged",
+    "span": "{where}: the alignment spans {value} bp of {name}, which is {limit} bp long "
+            "(CIGAR reference length); the record is damaged",
+    "zero_span": "{where}: aligned with no aligned bases (empty CIGAR or zero-length "
+                 "sequence); is the file damaged?",
+}
+
+
+def _describe_invalid(path: str, builder, index: TranscriptIndex | None) -> str:
+    bad = builder.invalid_record()
+    ref = bad["ref"]
+    name = str(ref)
+    if index is not None and bad["what"] != "tid":
+        name = index.names[builder.transcript_of(ref)]
+    template = _INVALID_MESSAGES.get(bad["what"], "{where}: invalid record")
+    return template.format(where=f"{path}: record {bad['record']} (read {bad['read']})",
+                           value=bad["value"], limit=bad["limit"], pos=bad["value"] + 1,
+                           name=name)
+
+
+def _cram_failure(path: str, reference: str | None) -> str:
+    given = ("none was given" if reference is None else
+             f"-t {reference} is gzip-compressed, which htslib cannot use as a CRAM reference: "
+             "pass the uncompressed (or bgzip-compressed and indexed) FASTA"
+             if reference.endswith(".gz") else f"-t {reference} does not hold it")
+    return f"{path}: cannot decode the CRAM records: they need {_cram_references(path)}; {given}"
+
+
+def _is_cram(path: str) -> bool:
+    with open(path, "rb") as probe:
+        return probe.read(4) == b"CRAM"
+
+
+def _check(rc: int, builder, path: str, sort_memory: int,
+           index: TranscriptIndex | None = None, reference: str | None = None) -> None:
     codes = _reader.RC
     if rc == codes["ok"]:
         return
+    if rc == codes["truncated"] and _is_cram(path):
+        raise InputError(_cram_failure(path, reference))
     if rc == codes["truncated"]:
-        raise InputError(f"{path}: the alignment file is truncated or corrupt after "
-                         f"{builder.n_records} records; it was cut short while being written or "
-                         "copied")
+        raise InputError(read_failure(path, builder.records_read, builder.read_status,
+                                      builder.bgzf_errcode, builder.read_errno))
+    if rc == codes["invalid"]:
+        raise InputError(_describe_invalid(path, builder, index))
     if rc == codes["zero_span"]:
         raise InputError(f"{path}: read {builder.problem_read} is aligned with no aligned bases "
                          "(empty CIGAR or zero-length sequence); is the file damaged?")

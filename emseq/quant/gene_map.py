@@ -16,11 +16,45 @@ import re
 from collections import Counter
 from typing import Iterable, Mapping
 
-__all__ = ["strip_version", "align_gene_map"]
+__all__ = ["strip_version", "align_gene_map", "sniff_tx2gene"]
 
 logger = logging.getLogger(__name__)
 
 _VERSION = re.compile(r"\.\d+$")
+
+
+_INTEGER = re.compile(r"^-?\d+$")
+#: Rows of a map looked at by :func:`sniff_tx2gene`
+SNIFF_ROWS = 200
+
+
+def sniff_tx2gene(path: str, rows: list[list[str]]) -> None:
+    """Refuse a file that is not a transcript-to-gene map, saying what it looks like.
+
+    ``rows`` are the first data rows split into fields. A FASTA index (``.fai``: name, then
+    four integers), a GTF/GFF (nine columns, a feature type and coordinates), a FASTA, or a
+    map whose second column holds only numbers (lengths, counts) are refused.
+    """
+    from ..errors import InputError
+
+    if not rows:
+        return
+    if rows[0] and rows[0][0].startswith(">"):
+        raise InputError(f"{path}: looks like a FASTA file (a '>' header), not a "
+                         "transcript-to-gene map (two columns: transcript, gene)")
+    body = rows[1:] if len(rows) > 1 else rows  # the first row may be a header
+    if all(len(r) == 5 and all(_INTEGER.match(f) for f in r[1:]) for r in body):
+        raise InputError(f"{path}: looks like a FASTA index (.fai: name, length, offset, bases "
+                         "per line, bytes per line), not a transcript-to-gene map (two "
+                         "columns: transcript, gene); pass the map, or a GTF with --gtf")
+    if all(len(r) >= 9 and _INTEGER.match(r[3]) and _INTEGER.match(r[4]) for r in body):
+        raise InputError(f"{path}: looks like a GTF/GFF annotation (nine columns), not a "
+                         "two-column transcript-to-gene map; pass it with --gtf (or -g)")
+    if all(len(r) >= 2 and _INTEGER.match(r[1]) for r in body):
+        numeric = rows if len(rows[0]) > 1 and _INTEGER.match(rows[0][1]) else body
+        shown = ", ".join(r[1] for r in numeric[:3])
+        raise InputError(f"{path}: the second column holds only numbers ({shown}, ...), not "
+                         "gene names; expected two columns: transcript, gene")
 
 
 def strip_version(name: str) -> str:

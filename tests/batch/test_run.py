@@ -201,7 +201,8 @@ def test_output_that_is_a_file(tmp_path, capsys):
     code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output), "-q"])
     assert code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"emseq batch: error: {output}: exists and is not a directory"]
+        f"emseq batch: error: -o {output} exists and is a file; pass --force to replace it "
+        "(atomically, once the new result is complete)"]
     assert output.read_text() == "keep me\n"
 
 
@@ -238,4 +239,48 @@ def test_motif_jobs_run_per_sample_and_merge_their_motif_tables(client, tmp_path
         assert (output / sample / MANIFEST_NAME).is_file()
     trace = pd.read_csv(output / "convergence.tsv", sep="\t")
     assert set(trace["sample"]) == {"crp", "lex"}
+    assert_no_staging_left(output)
+
+
+def test_sample_whose_worker_dies_by_a_signal_names_it(client, sample_bams, tmp_path):
+    """KilledWorker '... on 4 different workers' gave no cause: the report now says the
+    signal the worker died by and the sample's last log line (OUT/logs/<sample>.log)."""
+    bams = {"big": DEMO_BAM, "S1": sample_bams[0]}
+    sheet = write_sheet(tmp_path / "sheet.csv", list(bams.items()))
+    output = tmp_path / "out"
+    killed: list[str] = []
+
+    def segfault_the_worker_running_big() -> None:
+        """Kill every attempt (Dask reruns a task whose worker died, up to its
+        'allowed-failures', then raises KilledWorker) once it has read its records."""
+        deadline = time.monotonic() + 300
+        log = output / "logs" / "big.log"
+        while time.monotonic() < deadline and len(killed) < 8:
+            text = log.read_text() if log.is_file() else ""
+            if text.count("records,") > len(killed):
+                for address, keys in client.processing().items():
+                    if "emseq-big" in keys:
+                        pid = client.run(os.getpid, workers=[address])[address]
+                        os.kill(pid, signal.SIGSEGV)
+                        killed.append(address)
+                        break
+            if result_ready.is_set():
+                return
+            time.sleep(0.005)
+
+    result_ready = threading.Event()
+
+    killer = threading.Thread(target=segfault_the_worker_running_big)
+    killer.start()
+    result = run(sheet, output, options={"transcripts": str(DEMO_TRANSCRIPTS)}, client=client,
+                 retries=0)
+    result_ready.set()
+    killer.join()
+    assert killed, "the sample finished before its worker could be killed"
+    assert result.failed == ["big"]
+    error = result.report.set_index("sample").loc["big", "error"]
+    assert error.startswith("its worker died by SIGSEGV (Segmentation fault); last log line: ")
+    assert "last log line: INFO " in error and "KilledWorker" in error
+    assert "Fatal Python error: Segmentation fault" in (output / "logs" / "big.log").read_text()
+    assert (output / "S1" / MANIFEST_NAME).is_file()
     assert_no_staging_left(output)

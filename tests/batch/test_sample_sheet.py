@@ -115,9 +115,8 @@ def test_unknown_libtype_refused_before_running(inputs, capsys):
     from emseq.cli import main
 
     path = sheet(inputs, "sample,bam\nS1,a.bam\n")
-    with pytest.raises(SystemExit) as done:
-        main(["batch", str(path), "-l", "XYZ", "-o", str(inputs / "out")])
-    assert done.value.code == 2 and "invalid choice: 'XYZ'" in capsys.readouterr().err
+    code = main(["batch", str(path), "-l", "XYZ", "-o", str(inputs / "out")])
+    assert code == 2 and "invalid choice: 'XYZ'" in capsys.readouterr().err
     assert not (inputs / "out").exists()
 
 

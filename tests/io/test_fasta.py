@@ -49,3 +49,15 @@ def test_truncated_gzip_is_an_input_error(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such FASTA file"):
         read_fasta(tmp_path / "nope.fa")
+
+
+def test_name_ends_at_any_whitespace(tmp_path):
+    """'>NAME\\tdesc' kept the tab and the description in the name (quant then took the BAM
+    for genome-aligned; motif wrote the tab into sequence names)."""
+    from emseq.io.fasta import read_fasta
+
+    path = tmp_path / "tab.fa"
+    path.write_text(">t1\tfirst one\nACGT\n>t2 second\tx\nGGCC\n>t3\x0bvt\nTTAA\n>t4\nCC\n")
+    records = read_fasta(path)
+    assert [r.name for r in records] == ["t1", "t2", "t3", "t4"]
+    assert [r.description for r in records] == ["first one", "second\tx", "vt", ""]

@@ -141,13 +141,15 @@ def test_empty_row_and_column_numbered_as_in_the_file(tmp_path, capsys):
 
 
 def test_rerun_with_no_plot_leaves_no_stale_plot(tmp_path):
-    """Re-running into the same directory replaces the outputs file by file; with --no-plot the
+    """Re-running into the same directory with --force replaces it whole; with --no-plot the
     previous run's mixture.png (3 components) stayed beside the new 2-component parameters."""
     out = tmp_path / "o"
     assert main(["mixture", str(DEMO / "demo.tsv"), "-k", "3", "-o", str(out), "-q"]) == 0
     assert (out / "mixture.png").is_file()
     assert main(["mixture", str(DEMO / "demo.tsv"), "-k", "2", "-o", str(out), "-q",
-                 "--no-plot"]) == 0
+                 "--no-plot"]) == 1  # a non-empty -o needs --force
+    assert main(["mixture", str(DEMO / "demo.tsv"), "-k", "2", "-o", str(out), "-q",
+                 "--no-plot", "--force"]) == 0
     assert len(pd.read_csv(out / "parameters.tsv", sep="\t")) == 2
     assert not (out / "mixture.png").exists()
 

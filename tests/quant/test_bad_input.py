@@ -219,7 +219,7 @@ def test_cli_negative_vb_prior_exit_2(sim, tmp_path, capsys):
     rc = main(["quant", "-a", str(sim.name_bam), "-t", str(sim.fasta), "-o", str(out), "-q",
                "--vb-prior", "-1"])
     err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and "vb_prior" in err
+    assert rc == 2 and err.count("\n") == 1 and "--vb-prior" in err
     assert not out.exists()
 
 

@@ -49,3 +49,26 @@ def test_gene_table_with_versionless_map():
     assert genes["Name"].tolist() == ["G1"] and genes["NumReads"].iloc[0] == 30.0
     with pytest.raises(InputError, match="names none of the transcripts"):
         gene_table(ab, {"XR_1": "G"})
+
+
+def test_a_fasta_index_is_not_a_gene_map(tmp_path):
+    """--tx2gene transcripts.fa.fai was accepted: genes named 725, 2037, ..."""
+    import pysam
+
+    from emseq.errors import InputError
+    from emseq.quant import read_tx2gene
+
+    fasta = tmp_path / "tx.fa"
+    fasta.write_text(">NM_1\n" + "ACGT" * 50 + "\n>NM_2\n" + "GGCC" * 30 + "\n")
+    pysam.faidx(str(fasta))
+    with pytest.raises(InputError, match=r"tx.fa.fai: looks like a FASTA index \(.fai"):
+        read_tx2gene(tmp_path / "tx.fa.fai")
+    with pytest.raises(InputError, match="looks like a FASTA file"):
+        read_tx2gene(fasta)
+    numbers = tmp_path / "lengths.tsv"
+    numbers.write_text("NM_1\t200\nNM_2\t120\n")
+    with pytest.raises(InputError, match=r"second column holds only numbers \(200, 120"):
+        read_tx2gene(numbers)
+    good = tmp_path / "map.tsv"
+    good.write_text("transcript\tgene\nNM_1\tG1\nNM_2\tG1\n")
+    assert read_tx2gene(good)["NM_2"] == "G1"
