@@ -1,0 +1,151 @@
+"""One sample of a batch: the body of its Dask task.
+
+The sample's directory is built in a hidden staging directory beside it and renamed into place;
+its manifest is written last. The peak resident memory of the sample is measured while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import shutil
+import threading
+import time
+import uuid
+from functools import lru_cache
+from glob import escape as glob_escape
+from pathlib import Path
+from typing import Any, Mapping
+
+from .. import __version__
+from ..errors import EmseqError
+from ..io.atomic import atomic_write
+from .plan import MANIFEST_NAME, manifest
+
+__all__ = ["run_sample", "remove_stale_staging"]
+
+logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def _transcript_index(path: str, mtime_ns: int):
+    """The transcript index of a FASTA, loaded once per worker process (cached by mtime)."""
+    from ..quant import load_transcripts
+
+    return load_transcripts(path)
+
+
+def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
+                threads: int, stage: Path) -> dict[str, Any]:
+    if engine == "quant":
+        from ..quant import quantify
+
+        kwargs = dict(options)
+        transcripts = kwargs.pop("transcripts", None)
+        if transcripts:
+            transcripts = _transcript_index(transcripts, os.stat(transcripts).st_mtime_ns)
+        if row.get("libtype"):
+            kwargs["library_type"] = row["libtype"]
+        result = quantify(row["bam"], transcripts, n_threads=threads, **kwargs)
+        result.write(stage)
+        return {"fragments": result.num_processed, "mapping_rate": result.mapping_rate,
+                "iterations": int(len(result.convergence))}
+    from ..motif import discover
+
+    result = discover(row["fasta"], n_threads=threads, **options)
+    result.write(stage)
+    return {"fragments": None, "mapping_rate": None,
+            "iterations": int(len(result.convergence))}
+
+
+class _PeakMemory:
+    """Peak resident memory of this process while one sample runs.
+
+    A worker process runs many samples, so its lifetime maximum (``ru_maxrss``) says little
+    about one of them: a daemon thread samples the resident set size every 20 ms instead
+    (from ``/proc/self/statm``; ``ru_maxrss`` where that does not exist).
+    """
+
+    _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.peak_bytes = self._rss()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        try:
+            with open("/proc/self/statm", "rb") as handle:
+                return int(handle.read().split()[1]) * self._PAGE
+        except OSError:  # pragma: no cover - not Linux
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def _sample(self, interval: float) -> None:
+        while not self._done.wait(interval):
+            self.peak_bytes = max(self.peak_bytes, self._rss())
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self._rss())
+
+
+def _staging_prefix(sample: str) -> str:
+    return f".{sample}.tmp-"
+
+
+def _replace_directory(stage: Path, final: Path) -> None:
+    """Move ``stage`` to ``final``; a previous ``final`` is renamed aside first, then removed."""
+    if final.exists():
+        aside = final.with_name(f"{_staging_prefix(final.name)}old-{uuid.uuid4().hex[:8]}")
+        os.rename(final, aside)
+        os.rename(stage, final)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.rename(stage, final)
+
+
+def remove_stale_staging(output: Path, samples: list[str]) -> None:
+    """Remove staging directories left by workers that died in the middle of a sample."""
+    for sample in samples:
+        for stale in output.glob(glob_escape(_staging_prefix(sample)) + "*"):
+            logger.debug("removing %s left by an interrupted task", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], output: str,
+               threads: int = 1) -> dict[str, Any]:
+    """Run one sample into ``output/<sample>/``; the body of each Dask task.
+
+    The sample's directory is built in a hidden staging directory and renamed into place, then
+    its manifest is written last; a previous incomplete directory is replaced. User errors are
+    returned as a ``failed`` row (the batch goes on); other exceptions propagate so Dask can
+    retry the task elsewhere.
+    """
+    sample = row["sample"]
+    final = Path(output) / sample
+    stage = Path(output) / f"{_staging_prefix(sample)}{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    record: dict[str, Any] = {"sample": sample, "status": "ok", "fragments": None,
+                              "mapping_rate": None, "iterations": None, "error": ""}
+    memory = _PeakMemory()
+    try:
+        stage.mkdir(parents=True)
+        record.update(_run_engine(engine, row, options, threads, stage))
+        _replace_directory(stage, final)
+    except EmseqError as exc:
+        record.update(status="failed", error=str(exc).splitlines()[0])
+    finally:
+        memory.stop()
+        shutil.rmtree(stage, ignore_errors=True)
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    record["peak_memory_mb"] = round(memory.peak_bytes / 2**20, 1)
+    if record["status"] == "ok":
+        written = manifest(engine, row, options)
+        written.update(emseq_version=__version__, stats=record)
+        with atomic_write(final / MANIFEST_NAME) as handle:
+            json.dump(written, handle, indent=2, default=str)
+    return record
