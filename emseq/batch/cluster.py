@@ -1,51 +1,209 @@
 """Where a batch runs: a given Dask client, a scheduler address, a dask-jobqueue cluster
-(SLURM, PBS, SGE, LSF) or an embedded LocalCluster of worker processes."""
+(SLURM, PBS, SGE, LSF) or an embedded LocalCluster of worker processes.
+
+On a job-queue cluster the batch watches its jobs (:class:`Workers`): a job the scheduler
+refuses at submission (unknown partition, account, QoS...) ends the run at once with the
+scheduler's own message, and jobs that have not started a worker within the start timeout end
+it too, instead of a run that waits forever.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator, Mapping
+import shutil
+import subprocess
+import threading
+import time
+from typing import Any, Iterator
 
 from .._threads import available_cpus
-from ..errors import UsageError
+from ..errors import EmseqError, UsageError
+from .plan import SAMPLE_RESOURCE, SCHEDULERS, JobShape
 
-__all__ = ["open_client"]
+__all__ = ["ClusterError", "Workers", "check_submit_command", "job_script", "open_client"]
+
+logger = logging.getLogger(__name__)
+
+
+class ClusterError(EmseqError, RuntimeError):
+    """The cluster refused the batch's jobs, or they did not start in time (exit code 1)."""
+
+    exit_code = 1
+
+
+def _job_class(scheduler: str):
+    import dask_jobqueue
+
+    return getattr(dask_jobqueue, SCHEDULERS[scheduler][0].replace("Job", "Cluster")).job_cls
+
+
+def check_submit_command(scheduler: str) -> None:
+    """Raise :class:`UsageError` (one line) when the scheduler's submit command is absent."""
+    command = SCHEDULERS[scheduler][1]
+    if shutil.which(command) is None:
+        raise UsageError(f"--cluster {scheduler}: {command} not found on PATH; run the batch on "
+                         f"a {scheduler.upper()} login node (or load its module), or drop "
+                         "--cluster to run on this machine")
+
+
+def job_script(shape: JobShape, scheduler_address: str = "tcp://DRIVER-HOST:PORT") -> str:
+    """The job script the batch submits for ``shape`` (with a placeholder scheduler address)."""
+    job = _job_class(shape.scheduler)(scheduler=scheduler_address, name="emseq-worker",
+                                      **shape.jobqueue_options())
+    return job.job_script()
+
+
+def _first_message(exc: BaseException) -> str:
+    """The scheduler's own words in a failed submission: the first line of its stderr."""
+    text = str(exc)
+    if "stderr:" in text:
+        lines = [line.strip() for line in text.split("stderr:", 1)[1].splitlines()]
+        lines = [line for line in lines if line]
+        if lines:
+            return lines[0]
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _watched_job_class(scheduler: str, refusals: list[str]):
+    """The dask-jobqueue job class of ``scheduler``, recording failed submissions in
+    ``refusals`` instead of raising them inside the cluster's event loop (where they only
+    printed tracebacks while the batch waited forever)."""
+    base = _job_class(scheduler)
+
+    class WatchedJob(base):  # type: ignore[misc, valid-type]
+        async def start(self):
+            try:
+                await super().start()
+            except Exception as exc:  # noqa: BLE001 - reported by Workers.check
+                refusals.append(_first_message(exc))
+                self.job_id = None
+                self.status = "failed"
+
+    WatchedJob.__name__ = f"Watched{base.__name__}"
+    return WatchedJob
+
+
+class Workers:
+    """The client of a batch and, on a cluster it started, a watch over its jobs.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client tasks are submitted to.
+    shape : JobShape, optional
+        The shape of the cluster jobs, when the batch started them.
+    cluster : dask_jobqueue.JobQueueCluster, optional
+        The cluster the batch started.
+    refusals : list of str
+        Failed submissions, as the scheduler worded them.
+    """
+
+    def __init__(self, client, shape: JobShape | None = None, cluster=None,
+                 refusals: list[str] | None = None) -> None:
+        self.client = client
+        self.shape = shape
+        self.cluster = cluster
+        self.refusals = refusals if refusals is not None else []
+        self._seen_worker = False
+        self._without_workers_since = time.monotonic()
+        self._lock = threading.Lock()
+
+    @property
+    def resources(self) -> dict[str, int] | None:
+        """What each sample task takes of a worker (only on a cluster the batch started)."""
+        return {SAMPLE_RESOURCE: 1} if self.shape is not None else None
+
+    def job_ids(self) -> list[str]:
+        """Identifiers of the cluster jobs submitted so far."""
+        if self.cluster is None:
+            return []
+        return [str(job.job_id) for job in list(self.cluster.workers.values())
+                if getattr(job, "job_id", None)]
+
+    def check(self) -> None:
+        """Raise :class:`ClusterError` if a job was refused, or no worker has been connected
+        for longer than the start timeout; a no-op off a cluster the batch started."""
+        if self.shape is None:
+            return
+        if self.refusals:
+            raise ClusterError(f"the {self.shape.scheduler} scheduler refused the worker job: "
+                               f"{self.refusals[0]}")
+        n_workers = len(self.client.scheduler_info()["workers"])  # (the first few listed)
+        now = time.monotonic()
+        if n_workers:
+            self._seen_worker = True
+            self._without_workers_since = now
+            return
+        waited = now - self._without_workers_since
+        if waited > self.shape.start_timeout:
+            what = "no worker job started" if not self._seen_worker else \
+                "every worker job ended and no new one started"
+            states = self._job_states()
+            raise ClusterError(f"{what} within --start-timeout {self.shape.start_timeout:g} s"
+                               f"{f' ({states})' if states else ''}; check the queue "
+                               "(squeue/qstat/bjobs) and the job logs")
+
+    def _job_states(self) -> str:
+        """``'job 12 PENDING (Resources)'``... from ``squeue`` on SLURM; empty elsewhere."""
+        ids = self.job_ids()
+        if self.shape is None or self.shape.scheduler != "slurm" or not ids \
+                or shutil.which("squeue") is None:
+            return ""
+        try:
+            listed = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %T %r"],
+                                    capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        states = [" ".join(["job", *line.split(maxsplit=2)[:2]]) +
+                  (f" ({line.split(maxsplit=2)[2]})" if len(line.split()) > 2 else "")
+                  for line in listed.splitlines() if line.strip()]
+        return "; ".join(states)
 
 
 @contextlib.contextmanager
-def open_client(client=None, scheduler: str | None = None, cluster: str | None = None,
-            n_workers: int | None = None, threads_per_worker: int = 1,
-            cluster_options: Mapping[str, Any] | None = None) -> Iterator[Any]:
-    """Yield a :class:`distributed.Client` for the batch, closing what it started."""
+def open_client(client=None, scheduler: str | None = None, shape: JobShape | None = None,
+                n_workers: int | None = None, threads_per_worker: int = 1) -> Iterator[Workers]:
+    """Yield the :class:`Workers` of the batch, closing what it started.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        Use this client.
+    scheduler : str, optional
+        Else join the scheduler at this address.
+    shape : JobShape, optional
+        Else start a dask-jobqueue cluster of jobs of this shape.
+    n_workers, threads_per_worker : int
+        Else an embedded LocalCluster of ``n_workers`` worker processes (default: one per
+        ``threads_per_worker`` cores).
+    """
     from distributed import Client, LocalCluster
 
     if client is not None:
-        yield client
+        yield Workers(client)
         return
     if scheduler:
         with Client(scheduler) as joined:
-            yield joined
+            yield Workers(joined)
         return
-    if cluster:
-        import dask_jobqueue
+    if shape is not None:
+        from dask_jobqueue import JobQueueCluster
 
-        classes = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
-                   "lsf": "LSFCluster"}
-        if cluster not in classes:
-            raise UsageError(f"--cluster must be one of {sorted(classes)}, got {cluster!r}")
-        options = dict(cluster_options or {})
-        jobs, adapt = options.pop("jobs", 1), options.pop("adapt", False)
-        with getattr(dask_jobqueue, classes[cluster])(**options) as started:
-            if adapt:
-                started.adapt(minimum_jobs=0, maximum_jobs=jobs)
+        check_submit_command(shape.scheduler)
+        refusals: list[str] = []
+        job_cls = _watched_job_class(shape.scheduler, refusals)
+        with JobQueueCluster(job_cls=job_cls, silence_logs="error",
+                             **shape.jobqueue_options()) as started:
+            if shape.adapt:
+                started.adapt(minimum_jobs=0, maximum_jobs=shape.jobs)
             else:
-                started.scale(jobs=jobs)
+                started.scale(jobs=shape.jobs)
             with Client(started) as joined:
-                yield joined
+                yield Workers(joined, shape, started, refusals)
         return
     workers = n_workers or max(1, available_cpus() // max(1, threads_per_worker))
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=None, silence_logs=logging.ERROR) as local:
         with Client(local) as joined:
-            yield joined
+            yield Workers(joined)

@@ -24,7 +24,7 @@ from ..errors import EmseqError
 from ..io.atomic import atomic_write
 from .plan import MANIFEST_NAME, manifest
 
-__all__ = ["run_sample", "remove_stale_staging"]
+__all__ = ["START_TOPIC", "WRITE_OPTIONS", "remove_stale_staging", "run_sample"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,27 +37,49 @@ def _transcript_index(path: str, mtime_ns: int):
     return load_transcripts(path)
 
 
+#: Options of each engine that go to its ``write`` rather than to the engine itself.
+WRITE_OPTIONS = {"quant": ("dump_eq", "report"), "motif": ()}
+#: The Dask event topic on which each task says that its sample has started.
+START_TOPIC = "emseq-batch-start"
+
+
 def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
                 threads: int, stage: Path) -> dict[str, Any]:
+    kwargs = {k: v for k, v in options.items() if k not in WRITE_OPTIONS[engine]}
+    written = {k: v for k, v in options.items() if k in WRITE_OPTIONS[engine]}
     if engine == "quant":
         from ..quant import quantify
 
-        kwargs = dict(options)
         transcripts = kwargs.pop("transcripts", None)
         if transcripts:
             transcripts = _transcript_index(transcripts, os.stat(transcripts).st_mtime_ns)
         if row.get("libtype"):
             kwargs["library_type"] = row["libtype"]
+        kwargs["show_progress"] = False  # many samples at once: the driver shows progress
         result = quantify(row["bam"], transcripts, n_threads=threads, **kwargs)
-        result.write(stage)
+        result.write(stage, **written)
         return {"fragments": result.num_processed, "mapping_rate": result.mapping_rate,
                 "iterations": int(len(result.convergence))}
     from ..motif import discover
 
-    result = discover(row["fasta"], n_threads=threads, **options)
+    kwargs["progress_bar"] = False
+    result = discover(row["fasta"], n_threads=threads, **kwargs)
     result.write(stage)
-    return {"fragments": None, "mapping_rate": None,
-            "iterations": int(len(result.convergence))}
+    return {"motifs": int(len(result.motifs)), "iterations": int(len(result.convergence))}
+
+
+def _announce_start(sample: str) -> None:
+    """Tell the driver (through a Dask event) that ``sample`` starts, and where."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not inside a Dask worker
+        return
+    job = os.environ.get("SLURM_JOB_ID") or os.environ.get("PBS_JOBID") or \
+        os.environ.get("JOB_ID") or os.environ.get("LSB_JOBID")
+    worker.log_event(START_TOPIC, {"sample": sample, "worker": worker.name, "job": job,
+                                   "host": os.uname().nodename})
 
 
 class _PeakMemory:
@@ -129,15 +151,16 @@ def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], 
     final = Path(output) / sample
     stage = Path(output) / f"{_staging_prefix(sample)}{uuid.uuid4().hex[:8]}"
     started = time.perf_counter()
-    record: dict[str, Any] = {"sample": sample, "status": "ok", "fragments": None,
-                              "mapping_rate": None, "iterations": None, "error": ""}
+    record: dict[str, Any] = {"sample": sample, "status": "ok", "error": ""}
+    _announce_start(sample)
     memory = _PeakMemory()
     try:
         stage.mkdir(parents=True)
         record.update(_run_engine(engine, row, options, threads, stage))
         _replace_directory(stage, final)
     except EmseqError as exc:
-        record.update(status="failed", error=str(exc).splitlines()[0])
+        record.update(status="failed", error=(str(exc).splitlines() or [type(exc).__name__])[0],
+                      exit_code=exc.exit_code)
     finally:
         memory.stop()
         shutil.rmtree(stage, ignore_errors=True)
