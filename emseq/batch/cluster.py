@@ -76,9 +76,11 @@ def _watched_job_class(scheduler: str, refusals: list[str]):
             try:
                 await super().start()
             except Exception as exc:  # noqa: BLE001 - reported by Workers.check
+                from distributed.core import Status
+
                 refusals.append(_first_message(exc))
-                self.job_id = None
-                self.status = "failed"
+                self.job_id = None  # nothing to cancel when the cluster closes
+                self.status = Status.running  # what the cluster awaits of a started job
 
     WatchedJob.__name__ = f"Watched{base.__name__}"
     return WatchedJob

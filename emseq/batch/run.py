@@ -8,6 +8,7 @@ of worker processes sized to the machine.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from .log import BatchLog
 from .merge import merge_outputs
 from .plan import MANIFEST_NAME, OPTION_FILES, JobShape, format_size, is_complete, manifest, \
     plan_jobs
-from .sheet import read_sample_sheet
+from .sheet import JOB_LOGS, read_sample_sheet
 from .task import START_TOPIC, remove_stale_staging, run_sample
 
 __all__ = ["BatchResult", "REPORT_COLUMNS", "run"]
@@ -137,6 +138,10 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
     if output.exists() and not output.is_dir():
         raise InputError(f"{output}: exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
+    if shape is not None and shape.log_directory is None:  # not the driver's working folder
+        shape = dataclasses.replace(shape, log_directory=str(output.resolve() / JOB_LOGS))
+    if shape is not None:
+        Path(shape.log_directory).mkdir(parents=True, exist_ok=True)
     rows = [{k: v for k, v in row.items() if v is not None and v == v}
             for row in sheet.to_dict("records")]
     with BatchLog(output) as log:

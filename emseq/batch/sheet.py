@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import InputError, UsageError
 
-__all__ = ["ENGINE_COLUMNS", "MERGED_NAMES", "read_sample_sheet"]
+__all__ = ["ENGINE_COLUMNS", "JOB_LOGS", "MERGED_NAMES", "read_sample_sheet"]
 
 #: Columns of a sample sheet, per engine: (required, optional). The first required column after
 #: ``sample`` is the sample's input file.
@@ -19,10 +19,15 @@ ENGINE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "quant": (("sample", "bam"), ("libtype",)),
     "motif": (("sample", "fasta"), ()),
 }
-MANIFEST_NAME = "emseq_manifest.json"
-#: Files the batch writes next to the sample directories: no sample may be named like one.
-MERGED_NAMES = ("batch_report.tsv", "convergence.tsv", "transcript_counts.tsv",
-                "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv", "motifs.tsv")
+#: Folder of the cluster jobs' stdout and stderr files in the output directory.
+JOB_LOGS = "logs"
+#: Files and folders the batch writes next to the sample directories: no sample may be named
+#: like one.
+MERGED_NAMES = (JOB_LOGS, "batch.log", "batch_report.tsv", "convergence.tsv",
+                "transcript_counts.tsv", "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv",
+                "motifs.tsv")
+
+
 def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd.DataFrame:
     """Read and check an nf-core style sample sheet (CSV or TSV with a header row).
 

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError, UsageError
 
@@ -21,6 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-a", "--alignments", required=True, metavar="BAM",
                         help="BAM/SAM/CRAM aligned to the transcripts (aligner order, collated or "
                              "coordinate-sorted)%(default).0s")
+    add_engine_arguments(parser)
+    parser.add_argument("--force", action="store_true",
+                        help="replace the output directory if it exists%(default).0s")
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of one sample's quantification: ``emseq quant``'s and ``emseq batch``'s
+    (one definition; :func:`quantify_options` turns them into :func:`~emseq.quant.quantify`
+    keyword arguments)."""
     parser.add_argument("-t", "--transcripts", metavar="FASTA",
                         help="transcript FASTA (plain or gzipped); names and lengths must match "
                              "the BAM header (default: lengths from the BAM header)%(default).0s")
@@ -81,8 +91,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write aux_info/eq_classes.txt%(default).0s")
     parser.add_argument("--no-report", dest="report", action="store_false",
                         help="do not draw report.png%(default).0s")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the output directory if it exists%(default).0s")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,31 +102,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{output} exists and is a file, not a directory; pass --force "
                              "to replace it")
         raise InputError(f"output directory {output} exists; pass --force to replace it")
-    if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
-        raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
-    if (args.seq_bias or args.gc_bias) and not args.transcripts:
-        raise UsageError("--seq-bias and --gc-bias need the transcript sequences: pass "
-                         "-t/--transcripts FASTA")
-    if args.sort_memory <= 0:
-        raise UsageError("--sort-memory must be positive")
-    if args.gene_map:  # Salmon's -g: a GTF by its extension, else a two-column map
-        if args.tx2gene or args.gtf:
-            raise UsageError("give one gene map: -g/--geneMap, --tx2gene or --gtf")
-        is_gtf = Path(args.gene_map).name.lower().removesuffix(".gz").endswith(
-            (".gtf", ".gff", ".gff3", ".gff2"))
-        args.gtf, args.tx2gene = (args.gene_map, None) if is_gtf else (None, args.gene_map)
-    result = quantify(
-        args.alignments, args.transcripts, n_threads=args.threads, library_type=args.lib_type,
-        vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,
-        tx2gene=args.tx2gene, gtf=args.gtf, squarem=args.squarem,
-        num_bootstraps=args.num_bootstraps, num_gibbs_samples=args.num_gibbs_samples,
-        thinning_factor=args.thinning_factor, seed=args.seed, fld_mean=args.fld_mean,
-        fld_sd=args.fld_sd, score_exp=args.score_exp,
-        use_scores=args.score_exp is None or args.score_exp > 0,
-        seq_bias=args.seq_bias, gc_bias=args.gc_bias, pos_bias=args.pos_bias,
-        incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
-        group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
-        show_progress=None if not args.quiet else False, prefetch_report=args.report)
+    result = quantify(args.alignments, args.transcripts, n_threads=args.threads,
+                      **quantify_options(args))
     command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     if output.exists():  # --force: the old result is replaced only once the new one is written
         fresh = output.with_name(f".{output.name}.new-{os.getpid()}")
@@ -132,4 +117,40 @@ def run(args: argparse.Namespace) -> int:
     logger.info("wrote %s (%d fragments, %.1f%% mapped, %d classes)", output,
                 result.num_processed, 100 * result.mapping_rate, result.eq_classes.n_classes)
     return 0
+
+
+def quantify_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~emseq.quant.quantify` keyword arguments of the options added by
+    :func:`add_engine_arguments` (all but the transcripts), checked.
+
+    Raises
+    ------
+    UsageError
+        Options that do not go together.
+    """
+    if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
+        raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
+    if (args.seq_bias or args.gc_bias) and not args.transcripts:
+        raise UsageError("--seq-bias and --gc-bias need the transcript sequences: pass "
+                         "-t/--transcripts FASTA")
+    if args.sort_memory <= 0:
+        raise UsageError("--sort-memory must be positive")
+    if args.gene_map:  # Salmon's -g: a GTF by its extension, else a two-column map
+        if args.tx2gene or args.gtf:
+            raise UsageError("give one gene map: -g/--geneMap, --tx2gene or --gtf")
+        is_gtf = Path(args.gene_map).name.lower().removesuffix(".gz").endswith(
+            (".gtf", ".gff", ".gff3", ".gff2"))
+        args.gtf, args.tx2gene = (args.gene_map, None) if is_gtf else (None, args.gene_map)
+    return dict(
+        library_type=args.lib_type,
+        vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,
+        tx2gene=args.tx2gene, gtf=args.gtf, squarem=args.squarem,
+        num_bootstraps=args.num_bootstraps, num_gibbs_samples=args.num_gibbs_samples,
+        thinning_factor=args.thinning_factor, seed=args.seed, fld_mean=args.fld_mean,
+        fld_sd=args.fld_sd, score_exp=args.score_exp,
+        use_scores=args.score_exp is None or args.score_exp > 0,
+        seq_bias=args.seq_bias, gc_bias=args.gc_bias, pos_bias=args.pos_bias,
+        incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
+        group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
+        show_progress=None if not args.quiet else False, prefetch_report=args.report)
 
