@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -46,6 +46,19 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
                      lineterminator="\n")
 
 
+def _make_staging_dir(parent: Path, name: str) -> Path:
+    """A new hidden ``.<name>.tmp-XXXXXXXX`` in ``parent``, with the mode the umask gives (as
+    ``mkdir`` makes it; ``tempfile.mkdtemp`` would make it ``drwx------``, and the output
+    folder it becomes would be unreadable to the user's group on a shared cluster)."""
+    while True:
+        stage = parent / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            stage.mkdir()
+            return stage
+        except FileExistsError:  # pragma: no cover - 1 in 4 billion
+            continue
+
+
 @contextlib.contextmanager
 def atomic_output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Stage an output directory and move it into place only if the block succeeds.
@@ -65,7 +78,7 @@ def atomic_output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
         raise UsageError(f"output directory {final} exists and is not a directory")
     parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=parent))
+    stage = _make_staging_dir(parent, final.name)
     try:
         yield stage
         if not final.exists():
