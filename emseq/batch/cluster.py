@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
 from .._threads import available_cpus
@@ -48,10 +49,25 @@ def check_submit_command(scheduler: str) -> None:
 
 
 def job_script(shape: JobShape, scheduler_address: str = "tcp://DRIVER-HOST:PORT") -> str:
-    """The job script the batch submits for ``shape`` (with a placeholder scheduler address)."""
-    job = _job_class(shape.scheduler)(scheduler=scheduler_address, name="emseq-worker",
-                                      **shape.jobqueue_options())
-    return job.job_script()
+    """The job script the batch submits for ``shape`` (with a placeholder scheduler address).
+
+    Nothing is left on disk: the job log folder dask-jobqueue makes on the way is removed
+    again (the folders it made, if they are still empty).
+    """
+    made = []
+    if shape.log_directory:
+        folder = Path(shape.log_directory).absolute()
+        while not folder.exists():
+            made.append(folder)
+            folder = folder.parent
+    try:
+        job = _job_class(shape.scheduler)(scheduler=scheduler_address, name="emseq-worker",
+                                          **shape.jobqueue_options())
+        return job.job_script()
+    finally:
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _first_message(exc: BaseException) -> str:

@@ -99,7 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="jobs to start (at most, with --adapt)")
     jobs.add_argument("--adapt", action="store_true", help="scale the jobs with the samples left")
     jobs.add_argument("--job-extra", action="append", default=[], metavar="DIRECTIVE",
-                      help="extra scheduler directive, e.g. '#SBATCH --gres=gpu:1' (repeatable)")
+                      help="extra scheduler directive, e.g. '#SBATCH --gres=gpu:1' or "
+                           "--job-extra=--exclusive (repeatable)")
     jobs.add_argument("--prologue", action="append", default=[], metavar="COMMAND",
                       help="shell command the job runs before the worker, e.g. 'module load "
                            "python' (repeatable)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -95,6 +96,18 @@ def test_one_corrupt_sample_does_not_stop_the_others(sample_bams, tmp_path, caps
     assert not (output / "bad").exists()
     assert list(merged(output).columns) == ["good"]
     assert_no_staging_left(output)
+    # counts stay integers next to a failed sample's empty cells (were 12549.0)
+    text = pd.read_csv(output / "batch_report.tsv", sep="\t", dtype=str, keep_default_na=False)
+    good = text.set_index("sample").loc["good"]
+    assert good["fragments"].isdigit() and good["iterations"].isdigit()
+    assert text.set_index("sample").loc["bad", "fragments"] == ""
+    # the live log: each sample's start, end (seconds, peak memory) or failure, in batch.log
+    log = (output / "batch.log").read_text()
+    assert re.search(r"\] INFO good: started, worker \S+", log), log
+    assert re.search(r"\] INFO good: done in [\d.]+ s, peak memory \d+ MB \([12] of 2\)", log)
+    failed = re.search(r"\] WARNING bad: FAILED after [\d.]+ s: (.*) \([12] of 2\)\n", log)
+    assert failed and failed.group(1) == error, log
+    assert "batch: 1 of 2 sample(s) ok, failed: bad" in log
 
 
 def test_killed_worker_sample_is_retried_and_written_once(client, sample_bams, tmp_path):
@@ -239,3 +252,28 @@ def test_motif_jobs_run_per_sample_and_merge_their_motif_tables(client, tmp_path
     trace = pd.read_csv(output / "convergence.tsv", sep="\t")
     assert set(trace["sample"]) == {"crp", "lex"}
     assert_no_staging_left(output)
+    # the merged table holds each sample's rows as the sample wrote them (E-values exact)
+    merged_lines = (output / "motifs.tsv").read_text().splitlines()
+    header = (output / "crp" / "motifs.tsv").read_text().splitlines()[0]
+    assert merged_lines[0] == f"sample\t{header}"
+    expected = [f"{s}\t{line}" for s in ("crp", "lex")
+                for line in (output / s / "motifs.tsv").read_text().splitlines()[1:]]
+    assert merged_lines[1:] == expected
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert list(report.columns) == ["sample", "status", "motifs", "iterations", "seconds",
+                                    "peak_memory_mb", "error"]  # no quant-only columns
+    assert report["motifs"].tolist() == [1, 1]
+
+
+def test_merged_motif_tables_keep_evalues_beyond_floats(tmp_path):
+    """'2.2e-13425' in a sample's motifs.tsv became 0.0 in the merged table."""
+    from emseq.batch import merge_outputs
+
+    for sample, evalue in (("a", "2.2e-13425"), ("b", "1.0e+02")):
+        (tmp_path / sample).mkdir()
+        (tmp_path / sample / "motifs.tsv").write_text(
+            f"motif\twidth\tsites\tevalue\n1\t12\t{17 if sample == 'a' else 3}\t{evalue}\n")
+    report = pd.DataFrame({"sample": ["a", "b"], "status": ["ok", "ok"]})
+    table = merge_outputs(tmp_path, report, "motif", {})["motifs.tsv"]
+    assert table["evalue"].tolist() == ["2.2e-13425", "1.0e+02"]
+    assert table["sites"].tolist() == ["17", "3"]
