@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .._threads import available_cpus
 from ..errors import EmseqError, UsageError
@@ -117,12 +117,20 @@ class Workers:
         Failed submissions, as the scheduler worded them.
     """
 
+    #: Seconds a job that had workers must be without any before it is replaced (a nanny
+    #: restarting its worker takes a few).
+    ENDED_AFTER = 10.0
+
     def __init__(self, client, shape: JobShape | None = None, cluster=None,
                  refusals: list[str] | None = None) -> None:
         self.client = client
         self.shape = shape
         self.cluster = cluster
         self.refusals = refusals if refusals is not None else []
+        self.replaced: list[str] = []
+        #: Where the watch reports what it does (the batch log's warning lines).
+        self.say: Callable[[str], None] = logger.warning
+        self._connected: dict[str, float] = {}  # job name -> when it last had a worker
         self._seen_worker = False
         self._without_workers_since = time.monotonic()
         self._lock = threading.Lock()
@@ -147,9 +155,10 @@ class Workers:
         if self.refusals:
             raise ClusterError(f"the {self.shape.scheduler} scheduler refused the worker job: "
                                f"{self.refusals[0]}")
-        n_workers = len(self.client.scheduler_info()["workers"])  # (the first few listed)
+        names = {str(w.get("name")) for w in self.client.scheduler_info()["workers"].values()}
         now = time.monotonic()
-        if n_workers:
+        self._replace_ended_jobs(names, now)
+        if names:
             self._seen_worker = True
             self._without_workers_since = now
             return
@@ -161,6 +170,39 @@ class Workers:
             raise ClusterError(f"{what} within --start-timeout {self.shape.start_timeout:g} s"
                                f"{f' ({states})' if states else ''}; check the queue "
                                "(squeue/qstat/bjobs) and the job logs")
+
+    def _replace_ended_jobs(self, names: set[str], now: float) -> None:
+        """Submit a new job for each job whose workers connected and then all left for
+        :attr:`ENDED_AFTER` seconds (cancelled, past its walltime, node lost): with a fixed
+        number of jobs, dask-jobqueue would not replace it and the batch would lose workers."""
+        cluster = self.cluster
+        if cluster is None or self.shape is None or self.shape.adapt:
+            return
+        ended = []
+        for name in list(cluster.workers):
+            if any(w == name or w.startswith(f"{name}-") for w in names):
+                self._connected[name] = now
+            elif name in self._connected and now - self._connected[name] > self.ENDED_AFTER:
+                del self._connected[name]
+                ended.append(name)
+        if not ended:
+            return
+        jobs = {name: getattr(cluster.workers.get(name), "job_id", None) for name in ended}
+
+        async def replace() -> None:  # in the cluster's event loop, which owns these dicts
+            for name in ended:
+                cluster.worker_spec.pop(name, None)
+                job = cluster.workers.pop(name, None)
+                if job is not None:  # make sure it is gone (cancelling an ended job is a no-op)
+                    with contextlib.suppress(Exception):
+                        await job.close()
+            cluster.scale(jobs=self.shape.jobs)
+
+        cluster.loop.add_callback(replace)
+        for name, job in jobs.items():
+            self.replaced.append(str(job))
+            self.say(f"worker job {job or name} ended while the batch ran: a new job is "
+                     "submitted, its samples are retried")
 
     def _job_states(self) -> str:
         """``'job 12 PENDING (Resources)'``... from ``squeue`` on SLURM; empty elsewhere."""

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import traceback
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +207,7 @@ def _run_tasks(workers: Workers, engine: str, todo: list[dict[str, str]],
     from distributed import wait
 
     client = workers.client
+    workers.say = lambda message: log.line(message, logging.WARNING)
     starts: Counter[str] = Counter()
 
     def on_start(event) -> None:
@@ -216,8 +218,9 @@ def _run_tasks(workers: Workers, engine: str, todo: list[dict[str, str]],
         log.line(f"{sample}: started{again}, {_where(message)}")
 
     client.subscribe_topic(START_TOPIC, on_start)
+    run_id = uuid.uuid4().hex[:8]  # a key of an earlier run may still be on the scheduler
     futures = {client.submit(run_sample, engine, row, options, str(output), threads,
-                             key=f"emseq-{row['sample']}", pure=False, retries=retries,
+                             key=f"emseq-{row['sample']}-{run_id}", pure=False, retries=retries,
                              resources=workers.resources): row["sample"] for row in todo}
     records: dict[str, dict[str, Any]] = {}
     per_sample = workers.shape.memory_per_sample if workers.shape is not None else None

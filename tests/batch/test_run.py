@@ -122,7 +122,7 @@ def test_killed_worker_sample_is_retried_and_written_once(client, sample_bams, t
         while time.monotonic() < deadline:
             if output.is_dir() and any(output.glob(".big.tmp-*")):
                 for address, keys in client.processing().items():
-                    if "emseq-big" in keys and address in pids:
+                    if any(str(k).startswith("emseq-big-") for k in keys) and address in pids:
                         os.kill(pids[address], signal.SIGKILL)
                         killed.append(address)
                         return

@@ -107,8 +107,8 @@ def test_a_job_the_scheduler_refuses_ends_the_run_with_its_message(slurm, sample
     assert "failed" not in (output / "batch.log").read_text()  # nothing ran
 
 
-def test_a_worker_job_cancelled_mid_sample_is_retried_on_another_job(slurm, sample_bams,
-                                                                     tmp_path):
+def test_a_worker_job_cancelled_mid_sample_is_retried_on_a_new_job(slurm, sample_bams,
+                                                                   tmp_path):
     rows = [("big", DEMO_BAM), ("S1", sample_bams[0]), ("S2", sample_bams[1])]
     sheet = write_sheet(tmp_path / "sheet.csv", rows)
     output = tmp_path / "out"
@@ -128,11 +128,12 @@ def test_a_worker_job_cancelled_mid_sample_is_retried_on_another_job(slurm, samp
     killer = threading.Thread(target=cancel_the_job_running_big)
     killer.start()
     code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
-                       "--jobs", "2", *JOB])
+                       "--jobs", "1", *JOB])
     killer.join()
     assert cancelled, "big finished before its job could be cancelled"
     assert code == 0
     log = (output / "batch.log").read_text()
+    assert f"worker job {cancelled[0]} ended while the batch ran: a new job is submitted" in log
     assert re.search(r"big: started \(attempt 2\), worker \S+, job (?!%s\b)\d+" % cancelled[0],
                      log), log
     assert log.count("big: done") == 1
