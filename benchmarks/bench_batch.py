@@ -13,8 +13,9 @@ Printed, one row per path: wall time, the loop's wall over it, the mean in-task 
 sample (``batch_report.tsv``), the per-sample overhead ``(wall × slots) / samples − mean task
 seconds`` (scheduling, serialisation, staging, merging, and on SLURM the job start-up, spread
 over the samples), the per-job overhead of SLURM ``(SLURM wall − LocalCluster wall) / jobs``
-(submission, scheduling and the worker's start in the job), the peak task memory and the
-largest count difference from the loop.
+(submission, scheduling and the worker's start in the job), the seconds from the batch's start
+to its first sample's start (``batch.log``), the peak task memory, the largest count
+difference from the loop, and the load average (this machine is shared).
 
 Usage: ``python benchmarks/bench_batch.py [--samples 16] [--out benchmarks/results/batch.tsv]``
 """
@@ -67,6 +68,18 @@ def read_counts(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", index_col=0)
 
 
+def first_start_s(output: Path) -> float:
+    """Seconds from the batch's first log line to its first sample's start (``batch.log``):
+    the cluster's start-up (on SLURM: submission, scheduling, the worker's start in the job)."""
+    stamps = {}
+    for line in (output / "batch.log").read_text().splitlines():
+        when = pd.Timestamp(line[1:line.index("]")])
+        stamps.setdefault("first", when)
+        if ": started" in line:
+            stamps.setdefault("started", when)
+    return round((stamps["started"] - stamps["first"]).total_seconds(), 2)
+
+
 def batch_row(path: str, output: Path, wall: float, slots: int, loop: pd.DataFrame,
               loop_wall: float) -> dict:
     """One row of the results table for a batch run into ``output``."""
@@ -77,6 +90,7 @@ def batch_row(path: str, output: Path, wall: float, slots: int, loop: pd.DataFra
     return {"path": path, "samples": len(report), "wall_s": round(wall, 2),
             "loop_over_this": round(loop_wall / wall, 2), "mean_task_s": round(task_mean, 3),
             "overhead_per_sample_s": round(wall * slots / len(report) - task_mean, 3),
+            "first_sample_start_s": first_start_s(output),
             "peak_task_memory_mb": float(report["peak_memory_mb"].max()),
             "max_abs_count_difference": float((loop - counts).abs().max().max())}
 
@@ -132,6 +146,7 @@ def main() -> None:
             rows.append(row)
 
     table = pd.DataFrame(rows)
+    table["load_average"] = round(os.getloadavg()[0], 1)  # a shared machine: read the ratios
     print(table.to_string(index=False))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, sep="\t", index=False)

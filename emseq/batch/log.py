@@ -39,7 +39,9 @@ class BatchLog:
         with self._lock:
             logger.log(level, "%s", message)
             if self._handle is not None:
-                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                now = time.time()
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + \
+                    f".{int(now % 1 * 1000):03d}"
                 self._handle.write(f"[{stamp}] {logging.getLevelName(level)} {message}\n")
 
     def close(self) -> None:

@@ -46,8 +46,9 @@ def merge_outputs(output: Path, report: pd.DataFrame, engine: str,
                 tables[f"{level}_{suffix}.tsv"] = merge_quants(
                     [output / s for s in done], done, column, genes=level == "gene",
                     id_column=level)
-    if engine == "motif" and done:
-        motifs = stack_tables(output, done, "motifs.tsv")
-        if motifs is not None:
-            tables["motifs.tsv"] = motifs
+    stacked = {"motif": "motifs.tsv", "mixture": "parameters.tsv"}.get(engine)
+    if stacked and done:
+        table = stack_tables(output, done, stacked)
+        if table is not None:
+            tables[stacked] = table
     return tables

@@ -41,9 +41,11 @@ REPORT_COLUMNS = {
     "quant": ["sample", "status", "fragments", "mapping_rate", "iterations", "seconds",
               "peak_memory_mb", "error"],
     "motif": ["sample", "status", "motifs", "iterations", "seconds", "peak_memory_mb", "error"],
+    "mixture": ["sample", "status", "components", "iterations", "seconds", "peak_memory_mb",
+                "error"],
 }
 #: Report columns that hold counts: integers (empty where a sample failed), never floats.
-INTEGER_COLUMNS = ("fragments", "motifs", "iterations")
+INTEGER_COLUMNS = ("fragments", "motifs", "components", "iterations")
 
 
 @dataclass
@@ -83,7 +85,7 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
     output : path
         Output directory: ``<output>/<sample>/`` per sample plus the merged tables and
         ``batch.log``.
-    engine : {"quant", "motif"}, default="quant"
+    engine : {"quant", "motif", "mixture"}, default="quant"
         Which engine runs each sample.
     options : mapping, optional
         Keyword arguments for the engine shared by every sample (e.g. ``transcripts``).

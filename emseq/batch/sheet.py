@@ -18,6 +18,7 @@ __all__ = ["ENGINE_COLUMNS", "JOB_LOGS", "MERGED_NAMES", "read_sample_sheet"]
 ENGINE_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "quant": (("sample", "bam"), ("libtype",)),
     "motif": (("sample", "fasta"), ()),
+    "mixture": (("sample", "table"), ()),
 }
 #: Folder of the cluster jobs' stdout and stderr files in the output directory.
 JOB_LOGS = "logs"
@@ -25,7 +26,7 @@ JOB_LOGS = "logs"
 #: like one.
 MERGED_NAMES = (JOB_LOGS, "batch.log", "batch_report.tsv", "convergence.tsv",
                 "transcript_counts.tsv", "transcript_tpm.tsv", "gene_counts.tsv", "gene_tpm.tsv",
-                "motifs.tsv")
+                "motifs.tsv", "parameters.tsv")
 
 
 def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd.DataFrame:

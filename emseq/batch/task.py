@@ -6,6 +6,7 @@ its manifest is written last. The peak resident memory of the sample is measured
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ def _transcript_index(path: str, mtime_ns: int):
 
 
 #: Options of each engine that go to its ``write`` rather than to the engine itself.
-WRITE_OPTIONS = {"quant": ("dump_eq", "report"), "motif": ()}
+WRITE_OPTIONS = {"quant": ("dump_eq", "report"), "motif": (), "mixture": ()}
 #: The Dask event topic on which each task says that its sample has started.
 START_TOPIC = "emseq-batch-start"
 
@@ -60,12 +61,25 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
         result.write(stage, **written)
         return {"fragments": result.num_processed, "mapping_rate": result.mapping_rate,
                 "iterations": int(len(result.convergence))}
+    if engine == "mixture":  # the fit and the files of `emseq mixture`, one implementation
+        from ..cli.mixture import run_fit
+
+        run_fit(argparse.Namespace(**kwargs, output=str(stage), threads=threads,
+                                   scheduler=None), row["table"])
+        return {"components": _data_rows(stage / "parameters.tsv"),
+                "iterations": _data_rows(stage / "convergence.tsv")}
     from ..motif import discover
 
     kwargs["progress_bar"] = False
     result = discover(row["fasta"], n_threads=threads, **kwargs)
     result.write(stage)
     return {"motifs": int(len(result.motifs)), "iterations": int(len(result.convergence))}
+
+
+def _data_rows(path: Path) -> int:
+    """Rows of a TSV file with a header line."""
+    with open(path, encoding="utf-8") as handle:
+        return max(0, sum(1 for line in handle if line.strip()) - 1)
 
 
 def _announce_start(sample: str) -> None:

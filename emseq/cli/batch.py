@@ -1,8 +1,8 @@
 """``emseq batch SHEET -o OUT``: many samples at once on a LocalCluster or a real cluster.
 
-The per-sample options are those of ``emseq quant`` and ``emseq motif``, added by the same
-functions (:func:`emseq.cli.quant.add_engine_arguments`,
-:func:`emseq.cli.motif.add_engine_arguments`); an option of the engine the batch does not run
+The per-sample options are those of ``emseq quant``, ``emseq motif`` and ``emseq mixture``,
+added by the same functions (``add_engine_arguments`` of :mod:`emseq.cli.quant`,
+:mod:`emseq.cli.motif` and :mod:`emseq.cli.mixture`); an option of the engine the batch does not run
 is a usage error. Everything is checked before any worker or cluster job starts: the engine's
 options, the job shape, the sample sheet, the shared files and the submit command.
 """
@@ -16,24 +16,36 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from . import mixture as mixture_cli
 from . import motif as motif_cli
 from . import quant as quant_cli
 
-HELP = "run emseq quant (or motif) on every sample of a sample sheet through Dask"
+HELP = "run emseq quant (or motif, or mixture) on every sample of a sample sheet through Dask"
 
 logger = logging.getLogger("emseq.batch")
 
+def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of ``emseq mixture``'s fit, checked, as its ``run_fit`` reads them."""
+    mixture_cli.check_fit_options(args)
+    return {k: v for k, v in vars(args).items() if k not in _COMMON}
+
+
 #: Per engine: the function adding its per-sample options and the one reading them back.
 ENGINES = {"quant": (quant_cli.add_engine_arguments, quant_cli.quantify_options),
-           "motif": (motif_cli.add_engine_arguments, motif_cli.discover_options)}
+           "motif": (motif_cli.add_engine_arguments, motif_cli.discover_options),
+           "mixture": (mixture_cli.add_engine_arguments, _fit_options)}
+#: Options of every command, passed on to the engines' option readers.
+_COMMON = ("threads", "quiet", "output")
 #: Options that only steer the display or prefetching: not part of a sample's manifest.
 _NOT_IN_MANIFEST = ("show_progress", "prefetch_report")
 
 
 class _EngineOptions:
     """Adds one engine's options to an argument group of the batch parser and records which
-    engine each option belongs to; an option both engines define (``--seed``) is added once
-    and shared."""
+    engine each option belongs to. An option several engines define (``--seed``) is added
+    once and shared; a destination another engine's different option uses (quant's
+    ``--no-squarem`` and mixture's ``--squarem``) gets the engine's name in front, and
+    :func:`_engine_view` gives it back its own name."""
 
     def __init__(self, parser: argparse.ArgumentParser, container, engine: str,
                  owners: dict[str, dict[str, Any]]) -> None:
@@ -46,13 +58,22 @@ class _EngineOptions:
         existing = next((self.parser._option_string_actions[name] for name in names
                          if name in self.parser._option_string_actions), None)
         if existing is not None:  # the same option in both engines
-            self.owners[existing.dest]["engines"].add(self.engine)
-            existing.help = f"{existing.help} ({', '.join(sorted(self.owners[existing.dest]['engines']))})"
+            engines = self.owners[existing.dest]["engines"]
+            engines.add(self.engine)
+            first = self.owners[existing.dest].setdefault("help", existing.help)
+            existing.help = f"{first} (one option of {', '.join(sorted(engines))})"
+            aliases = [n for n in names if n not in self.parser._option_string_actions]
+            if aliases:  # this engine's other spellings (mixture's --random-state)
+                kwargs.update(dest=existing.dest, help=f"same as {existing.option_strings[0]}")
+                self.container.add_argument(*aliases, **kwargs)
             return existing
+        probe = argparse.ArgumentParser(add_help=False).add_argument(*names, **kwargs)
+        dest = probe.dest
+        if dest in self.owners:  # another engine's option writes there
+            kwargs["dest"] = f"{self.engine}_{dest}"
         action = self.container.add_argument(*names, **kwargs)
-        owner = self.owners.setdefault(action.dest, {"engines": set(), "option": names[0],
-                                                     "default": action.default})
-        owner["engines"].add(self.engine)
+        self.owners[action.dest] = {"engines": {self.engine}, "option": names[0],
+                                    "default": action.default, "name": dest}
         return action
 
     def add_mutually_exclusive_group(self, **kwargs: Any) -> "_EngineOptions":
@@ -62,7 +83,7 @@ class _EngineOptions:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sheet", help="sample sheet, CSV or TSV with a header: sample,bam[,libtype] "
-                        "(quant) or sample,fasta (motif)")
+                        "(quant), sample,fasta (motif) or sample,table (mixture)")
     parser.add_argument("--engine", choices=sorted(ENGINES), default="quant")
     owners: dict[str, dict[str, Any]] = {}
     for engine, (add_engine_arguments, _) in ENGINES.items():
@@ -129,15 +150,28 @@ def _check_engine_of_options(args: argparse.Namespace) -> None:
                              f"runs --engine {args.engine}")
 
 
+def _engine_view(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` as the engine's own command would have parsed them: its options under their
+    own names, and the common ones."""
+    view = {name: getattr(args, name) for name in _COMMON}
+    for dest, owner in args._engine_owners.items():
+        if args.engine in owner["engines"] and hasattr(args, dest):
+            view[owner["name"]] = getattr(args, dest)
+    return argparse.Namespace(**view)
+
+
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The per-sample options of ``args.engine``, checked, as the batch passes them on."""
     _check_engine_of_options(args)
-    options = ENGINES[args.engine][1](args)
+    view = _engine_view(args)
+    options = ENGINES[args.engine][1](view)
     for key in _NOT_IN_MANIFEST:
         options.pop(key, None)
     if args.engine == "quant":
-        options["transcripts"] = args.transcripts
-        options.update(dump_eq=args.dump_eq, report=args.report)
+        options["transcripts"] = view.transcripts
+        options.update(dump_eq=view.dump_eq, report=view.report)
+    if args.engine == "mixture":  # run_fit reads every one of its options, None included
+        return options
     return {k: v for k, v in options.items() if v is not None}
 
 

@@ -130,12 +130,16 @@ def test_a_missing_sbatch_is_one_line(sheet, tmp_path, capsys, monkeypatch):
     ("motif", ["--num-bootstraps", "5"], "--num-bootstraps is an option of --engine quant"),
     ("quant", ["--num-bootstraps", "-1"], "--num-bootstraps and --num-gibbs-samples must be"),
     ("quant", ["--gc-bias"], "--seq-bias and --gc-bias need the transcript sequences"),
+    ("mixture", [], "-k/--components is required to fit"),
+    ("mixture", ["-k", "4-2"], "the range ends before it starts"),
+    ("mixture", ["-k", "2", "--no-squarem"], "--no-squarem is an option of --engine quant"),
+    ("quant", ["--squarem"], "--squarem is an option of --engine mixture"),
 ])
 def test_engine_options_are_checked_before_any_cluster_starts(tmp_path, capsys, monkeypatch,
                                                               engine, options, message):
     """`--engine motif --mod foo` started the cluster, then failed every sample (exit 1)."""
     monkeypatch.setenv("PATH", str(tmp_path))  # were a cluster started, sbatch would be missed
-    column = "bam" if engine == "quant" else "fasta"
+    column = {"quant": "bam", "motif": "fasta", "mixture": "table"}[engine]
     sheet = tmp_path / "sheet.csv"
     sheet.write_text(f"sample,{column}\nS1,{DEMO_BAM}\n")
     output = tmp_path / "out"
@@ -153,7 +157,8 @@ def test_the_batch_has_every_per_sample_option_of_its_engines():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     batch = set(commands["batch"]._option_string_actions)
-    for command, own in (("quant", {"-a", "--alignments", "--force"}), ("motif", set())):
+    for command, own in (("quant", {"-a", "--alignments", "--force"}), ("motif", set()),
+                         ("mixture", {"--scheduler"})):
         engine = set(commands[command]._option_string_actions)
         common = {"-h", "--help", "-o", "--output", "-p", "--threads", "-q", "--quiet", "-v",
                   "--verbose", "--debug"}

@@ -277,3 +277,37 @@ def test_merged_motif_tables_keep_evalues_beyond_floats(tmp_path):
     table = merge_outputs(tmp_path, report, "motif", {})["motifs.tsv"]
     assert table["evalue"].tolist() == ["2.2e-13425", "1.0e+02"]
     assert table["sites"].tolist() == ["17", "3"]
+
+
+def test_mixture_fits_per_sample_equal_emseq_mixture_and_merge_their_parameters(client,
+                                                                                tmp_path):
+    rng = np.random.default_rng(7)
+    tables = {}
+    for name, shift in (("near", 3.0), ("far", 8.0)):
+        X = np.vstack([rng.normal(0, 1, (150, 2)), rng.normal(shift, 1, (150, 2))])
+        tables[name] = tmp_path / f"{name}.tsv"
+        np.savetxt(tables[name], X, delimiter="\t", header="x\ty", comments="")
+    sheet = tmp_path / "tables.csv"
+    sheet.write_text("sample,table\n" + "".join(f"{n},{p}\n" for n, p in tables.items()))
+    output = tmp_path / "out"
+    assert emseq_main(["batch", str(sheet), "--engine", "mixture", "-k", "1-3", "--squarem",
+                       "--no-plot", "-o", str(output), "-q", "--workers", "2"]) == 0
+    stacked = []
+    for name, path in tables.items():
+        alone = tmp_path / f"alone_{name}"
+        assert emseq_main(["mixture", str(path), "-k", "1-3", "--squarem", "--no-plot",
+                           "-o", str(alone), "-q", "-p", "1"]) == 0
+        for filename in ("parameters.tsv", "assignments.tsv", "convergence.tsv"):
+            batch_table = pd.read_csv(output / name / filename, sep="\t", dtype=str)
+            alone_table = pd.read_csv(alone / filename, sep="\t", dtype=str)
+            pd.testing.assert_frame_equal(batch_table.drop(columns="seconds", errors="ignore"),
+                                          alone_table.drop(columns="seconds", errors="ignore"))
+        lines = (alone / "parameters.tsv").read_text().splitlines()
+        stacked += [f"{name}\t{line}" for line in lines[1:]]
+        header = lines[0]
+    merged_lines = (output / "parameters.tsv").read_text().splitlines()
+    assert merged_lines == [f"sample\t{header}", *stacked]
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert list(report.columns) == ["sample", "status", "components", "iterations", "seconds",
+                                    "peak_memory_mb", "error"]
+    assert report["components"].tolist() == [2, 2]  # BIC picks the two clusters
