@@ -4,11 +4,18 @@ Sixteen small samples are cut from the bundled demo BAM (every fourth read group
 each copied four times under new names). They are quantified
 
 1. by a shell-style loop: ``emseq quant`` once per sample, one after another, ``-p 2``;
-2. by ``emseq batch`` on an embedded LocalCluster of 2 single-threaded worker processes.
+2. by ``emseq batch`` on an embedded LocalCluster of 2 single-threaded worker processes;
+3. by ``emseq batch --cluster slurm`` on a real one-node SLURM started for the benchmark
+   (``tests/batch/slurm_node.py``; as root, with Debian's ``slurm-wlm`` and ``munge``; the row
+   is left out otherwise): 2 jobs of 1 core, ``-p 1``, so the same 2 samples at once.
 
-Printed: wall time of each, their ratio, the mean in-task seconds per sample from
-``batch_report.tsv``, and the engine's per-sample overhead, ``(wall × workers) / samples − mean
-task seconds`` (scheduling, serialisation, staging and merging, spread over the samples).
+Printed, one row per path: wall time, the loop's wall over it, the mean in-task seconds per
+sample (``batch_report.tsv``), the per-sample overhead ``(wall × slots) / samples − mean task
+seconds`` (scheduling, serialisation, staging, merging, and on SLURM the job start-up, spread
+over the samples), the per-job overhead of SLURM ``(SLURM wall − LocalCluster wall) / jobs``
+(submission, scheduling and the worker's start in the job), the seconds from the batch's start
+to its first sample's start (``batch.log``), the peak task memory, the largest count
+difference from the loop, and the load average (this machine is shared).
 
 Usage: ``python benchmarks/bench_batch.py [--samples 16] [--out benchmarks/results/batch.tsv]``
 """
@@ -16,6 +23,7 @@ Usage: ``python benchmarks/bench_batch.py [--samples 16] [--out benchmarks/resul
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +36,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.batch.conftest import subsample_bam  # noqa: E402  (the tests cut samples the same way)
+from tests.batch.slurm_node import OneNodeSlurm, missing_binaries  # noqa: E402
 
 DEMO_BAM = ROOT / "data" / "quant" / "demo.bam"
 DEMO_TRANSCRIPTS = ROOT / "data" / "quant" / "demo_transcripts.fa.gz"
@@ -47,9 +56,43 @@ def cut_samples(folder: Path, n_samples: int) -> list[Path]:
     return samples
 
 
-def emseq(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "emseq", *args], check=True,
+def emseq(*args: str, env: dict[str, str] | None = None) -> float:
+    """Run ``emseq`` in a new process; its wall time in seconds."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "emseq", *args], check=True, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def read_counts(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", index_col=0)
+
+
+def first_start_s(output: Path) -> float:
+    """Seconds from the batch's first log line to its first sample's start (``batch.log``):
+    the cluster's start-up (on SLURM: submission, scheduling, the worker's start in the job)."""
+    stamps = {}
+    for line in (output / "batch.log").read_text().splitlines():
+        when = pd.Timestamp(line[1:line.index("]")])
+        stamps.setdefault("first", when)
+        if ": started" in line:
+            stamps.setdefault("started", when)
+    return round((stamps["started"] - stamps["first"]).total_seconds(), 2)
+
+
+def batch_row(path: str, output: Path, wall: float, slots: int, loop: pd.DataFrame,
+              loop_wall: float) -> dict:
+    """One row of the results table for a batch run into ``output``."""
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert (report["status"] == "ok").all(), report
+    counts = read_counts(output / "transcript_counts.tsv")[loop.columns]
+    task_mean = float(report["seconds"].mean())
+    return {"path": path, "samples": len(report), "wall_s": round(wall, 2),
+            "loop_over_this": round(loop_wall / wall, 2), "mean_task_s": round(task_mean, 3),
+            "overhead_per_sample_s": round(wall * slots / len(report) - task_mean, 3),
+            "first_sample_start_s": first_start_s(output),
+            "peak_task_memory_mb": float(report["peak_memory_mb"].max()),
+            "max_abs_count_difference": float((loop - counts).abs().max().max())}
 
 
 def main() -> None:
@@ -57,44 +100,53 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "batch.tsv"))
     args = parser.parse_args()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         bams = cut_samples(work, args.samples)
         sheet = work / "sheet.csv"
         sheet.write_text("sample,bam\n" + "".join(f"{b.stem},{b}\n" for b in bams))
 
-        started = time.perf_counter()
+        loop_wall = 0.0
         for bam in bams:
-            emseq("quant", "-a", str(bam), "-t", str(DEMO_TRANSCRIPTS),
-                  "-o", str(work / "loop" / bam.stem), "-p", "2", "-q")
-        loop_wall = time.perf_counter() - started
-
-        started = time.perf_counter()
-        emseq("batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(work / "batch"),
-              "--workers", "2", "-p", "1", "-q")
-        batch_wall = time.perf_counter() - started
-        report = pd.read_csv(work / "batch" / "batch_report.tsv", sep="\t")
-        assert (report["status"] == "ok").all(), report
-
-        loop_counts = pd.DataFrame({
+            loop_wall += emseq("quant", "-a", str(bam), "-t", str(DEMO_TRANSCRIPTS),
+                               "-o", str(work / "loop" / bam.stem), "-p", "2", "-q",
+                               env=environment)
+        loop = pd.DataFrame({
             b.stem: pd.read_csv(work / "loop" / b.stem / "quant.sf", sep="\t",
                                 index_col="Name")["NumReads"] for b in bams})
-        batch_counts = pd.read_csv(work / "batch" / "transcript_counts.tsv", sep="\t",
-                                   index_col=0)
-        max_difference = float((loop_counts - batch_counts[loop_counts.columns]).abs().max().max())
+        rows.append({"path": "sequential emseq quant -p 2", "samples": len(bams),
+                     "wall_s": round(loop_wall, 2), "loop_over_this": 1.0,
+                     "max_abs_count_difference": 0.0})
 
-    task_mean = float(report["seconds"].mean())
-    overhead = batch_wall * 2 / args.samples - task_mean
-    table = pd.DataFrame([{
-        "samples": args.samples,
-        "loop_wall_s": round(loop_wall, 2),
-        "batch_wall_s": round(batch_wall, 2),
-        "loop_over_batch": round(loop_wall / batch_wall, 2),
-        "mean_task_s": round(task_mean, 3),
-        "overhead_per_sample_s": round(overhead, 3),
-        "peak_task_memory_mb": float(report["peak_memory_mb"].max()),
-        "max_abs_count_difference": max_difference,
-    }])
+        local_wall = emseq("batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o",
+                           str(work / "local"), "--workers", "2", "-p", "1", "-q",
+                           env=environment)
+        rows.append(batch_row("batch LocalCluster 2 workers", work / "local", local_wall, 2,
+                              loop, loop_wall))
+
+        missing = missing_binaries()
+        if missing or os.geteuid() != 0:
+            print(f"no SLURM row: {', '.join(missing) or 'not root'}", file=sys.stderr)
+        else:
+            slurm = OneNodeSlurm(work / "slurm", cpus=2, memory_mb=8000)
+            try:
+                slurm.start()
+                slurm_wall = emseq("batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o",
+                                   str(work / "slurm_out"), "--cluster", "slurm", "--queue",
+                                   "debug", "--jobs", "2", "--cores", "1", "-p", "1",
+                                   "--sample-memory", "1GB", "-q",
+                                   env={**slurm.environment, "PYTHONPATH": str(ROOT)})
+            finally:
+                slurm.stop()
+            row = batch_row("batch SLURM 2 jobs x 1 core", work / "slurm_out", slurm_wall, 2,
+                            loop, loop_wall)
+            row["overhead_per_job_s"] = round((slurm_wall - local_wall) / 2, 2)
+            rows.append(row)
+
+    table = pd.DataFrame(rows)
+    table["load_average"] = round(os.getloadavg()[0], 1)  # a shared machine: read the ratios
     print(table.to_string(index=False))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, sep="\t", index=False)

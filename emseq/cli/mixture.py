@@ -51,6 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "header line (plain or gzipped), or .npy (2-D array); rows are "
                         "samples. `predict MODEL INPUT` applies OUT/model.npz of an earlier "
                         "fit to new rows")
+    add_engine_arguments(parser)
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the fits of a model selection on this Dask scheduler "
+                        "(tcp://host:8786) instead of local threads")
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of one table's fit: ``emseq mixture``'s and ``emseq batch --engine
+    mixture``'s (one definition; :func:`check_fit_options` checks them)."""
     parser.add_argument("-k", "--components", "--n-components", dest="components",
                         metavar="K", help="number(s) of components: 3, a range 1-10, a list "
                         "2,4,8 or both (1-4,8); several values select the best by "
@@ -89,9 +98,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the two features on the scatter of mixture.png (default: the "
                         "first two)")
     parser.add_argument("--no-plot", action="store_true", help="do not write mixture.png")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run the fits of a model selection on this Dask scheduler "
-                        "(tcp://host:8786) instead of local threads")
 
 
 _K_TOKEN = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
@@ -343,6 +349,17 @@ def _plot_coords(spec: str | None, names: list[str]) -> tuple[int, int]:
     return out[0], out[1]
 
 
+def check_fit_options(args: argparse.Namespace) -> tuple[list[int], list[str]]:
+    """Check the fit options of :func:`add_engine_arguments`; the components and covariance
+    types to fit (:class:`~emseq.errors.UsageError` when an option is wrong)."""
+    if args.components is None:
+        raise UsageError("-k/--components is required to fit (e.g. -k 3, -k 1-10, -k 2,4,8)")
+    ks = parse_components(args.components)
+    covs = parse_covariances(args.covariance)
+    _check_options(args)
+    return ks, covs
+
+
 def _check_options(args: argparse.Namespace) -> None:
     if args.max_iter < 1 or args.n_init < 1:
         raise UsageError("--max-iter and --n-init must be at least 1")
@@ -367,11 +384,7 @@ def run_fit(args: argparse.Namespace, input_path: str) -> int:
     from ..mixture._gmm import _full_covariances
     from ..mixture._plot import plot_mixture
 
-    if args.components is None:
-        raise UsageError("-k/--components is required to fit (e.g. -k 3, -k 1-10, -k 2,4,8)")
-    ks = parse_components(args.components)
-    covs = parse_covariances(args.covariance)
-    _check_options(args)
+    ks, covs = check_fit_options(args)
     table = read_table(input_path, args.index_col, args.columns)
     _check_cells(table, input_path, args.missing)
     X, names = table.X, table.names
@@ -418,7 +431,7 @@ def run_fit(args: argparse.Namespace, input_path: str) -> int:
     assignments = _assignments(table, gm, frame)
     covariances = _full_covariances(np.asarray(gm.covariances_, dtype=np.float64),
                                     gm.covariance_type, K, d)
-    with atomic_output_dir(args.output) as stage:
+    with atomic_output_dir(args.output, force=args.force) as stage:
         write_tsv(params_table, stage / "parameters.tsv", float_format="%.10g")
         np.save(stage / "covariances.npy", np.ascontiguousarray(covariances))
         write_tsv(assignments, stage / "assignments.tsv", float_format="%.6g")

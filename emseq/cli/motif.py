@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import _types
 
@@ -64,6 +64,14 @@ def _positive_float(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="FASTA file of DNA sequences (plain or gzipped)")
+    add_engine_arguments(parser)
+    _parse_meme_spellings(parser)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of one motif search: ``emseq motif``'s and ``emseq batch``'s (one
+    definition; :func:`discover_options` turns them into :func:`~emseq.motif.discover`
+    keyword arguments)."""
     parser.add_argument("--mod", choices=["zoops", "oops", "tcm", "anr"], default="zoops",
                         help="sites per sequence: zero or one, exactly one, any number "
                         "(anr = tcm)")
@@ -100,8 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sequences beyond; default 200000, 0: all)")
     parser.add_argument("--maxiter", type=_types.int_range(1, 10**6), default=50, metavar="N",
                         help="EM iterations at most per run")
-    parser.add_argument("--seed", type=_types.int_range(0, 2**32 - 1), default=0, help="random seed of the substring sampling")
-    _parse_meme_spellings(parser)
+    parser.add_argument("--seed", type=_types.int_range(0, 2**32 - 1), default=0,
+                        help="random seed of the substring sampling")
 
 
 def _parse_meme_spellings(parser: argparse.ArgumentParser) -> None:
@@ -124,16 +132,28 @@ def _parse_meme_spellings(parser: argparse.ArgumentParser) -> None:
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
+def discover_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~emseq.motif.discover` keyword arguments of the options added by
+    :func:`add_engine_arguments`, checked (:class:`~emseq.errors.UsageError` when they do
+    not go together)."""
+    from ..motif.options import SearchOptions
+
+    options = dict(mod=args.mod, nmotifs=args.nmotifs, minw=args.minw, maxw=args.maxw,
+                   revcomp=args.revcomp, pal=args.pal, bfile=args.bfile,
+                   markov_order=args.markov_order, mask_lowercase=args.mask_lowercase,
+                   n_starts=args.starts, random_state=args.seed, evt=args.evt,
+                   nsites=args.nsites, minsites=args.minsites, maxsites=args.maxsites,
+                   searchsize=args.searchsize, max_iter=args.maxiter)
+    SearchOptions.validate(args.mod, args.nmotifs, args.minw, args.maxw, args.markov_order,
+                           SearchOptions.prior_strength, args.starts, args.nsites,
+                           args.minsites, args.maxsites, args.evt, args.searchsize)
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     from ..motif import discover
 
-    result = discover(args.input, n_threads=args.threads, mod=args.mod, nmotifs=args.nmotifs,
-                      minw=args.minw, maxw=args.maxw, revcomp=args.revcomp, pal=args.pal,
-                      bfile=args.bfile, markov_order=args.markov_order,
-                      mask_lowercase=args.mask_lowercase, n_starts=args.starts,
-                      random_state=args.seed, evt=args.evt, nsites=args.nsites,
-                      minsites=args.minsites, maxsites=args.maxsites,
-                      searchsize=args.searchsize, max_iter=args.maxiter)
+    result = discover(args.input, n_threads=args.threads, **discover_options(args))
     result.write(args.output)
     logger.info("%d motif(s) written to %s", len(result.motifs), args.output)
     return 0

@@ -7,6 +7,7 @@ import logging
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 from . import _types
@@ -20,6 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-a", "--alignments", required=True, metavar="BAM",
                         help="BAM/SAM/CRAM aligned to the transcripts (aligner order, collated or "
                              "coordinate-sorted)%(default).0s")
+    add_engine_arguments(parser)  # --force is a common option (emseq.cli)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of one sample's quantification: ``emseq quant``'s and ``emseq batch``'s
+    (one definition; :func:`quantify_options` turns them into :func:`~emseq.quant.quantify`
+    keyword arguments)."""
     parser.add_argument("-t", "--transcripts", metavar="FASTA",
                         help="transcript FASTA (plain or gzipped); names and lengths must match "
                              "the BAM header (default: lengths from the BAM header)%(default).0s")
@@ -91,6 +99,25 @@ def run(args: argparse.Namespace) -> int:
     from ..quant import quantify
 
     output = Path(args.output)
+    result = quantify(args.alignments, args.transcripts, n_threads=args.threads,
+                      **quantify_options(args))
+    command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    # the output was claimed before computing (emseq.cli.main); --force replaces it here
+    result.write(output, dump_eq=args.dump_eq, report=args.report, command=command)
+    logger.info("wrote %s (%d fragments, %.1f%% mapped, %d classes)", output,
+                result.num_processed, 100 * result.mapping_rate, result.eq_classes.n_classes)
+    return 0
+
+
+def quantify_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~emseq.quant.quantify` keyword arguments of the options added by
+    :func:`add_engine_arguments` (all but the transcripts), checked.
+
+    Raises
+    ------
+    UsageError
+        Options that do not go together.
+    """
     if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
         raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
     if (args.seq_bias or args.gc_bias) and not args.bias_correction:
@@ -106,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
         is_gtf = Path(args.gene_map).name.lower().removesuffix(".gz").endswith(
             (".gtf", ".gff", ".gff3", ".gff2"))
         args.gtf, args.tx2gene = (args.gene_map, None) if is_gtf else (None, args.gene_map)
-    result = quantify(
-        args.alignments, args.transcripts, n_threads=args.threads, library_type=args.lib_type,
+    return dict(
+        library_type=args.lib_type,
         vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,
         tx2gene=args.tx2gene, gtf=args.gtf, squarem=args.squarem,
         num_bootstraps=args.num_bootstraps, num_gibbs_samples=args.num_gibbs_samples,
@@ -119,10 +146,4 @@ def run(args: argparse.Namespace) -> int:
         incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
         group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
         show_progress=None if not args.quiet else False, prefetch_report=args.report)
-    command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    # the output was claimed before computing (emseq.cli.main); --force replaces it here
-    result.write(output, dump_eq=args.dump_eq, report=args.report, command=command)
-    logger.info("wrote %s (%d fragments, %.1f%% mapped, %d classes)", output,
-                result.num_processed, 100 * result.mapping_rate, result.eq_classes.n_classes)
-    return 0
 

@@ -1,12 +1,16 @@
-"""Fixtures for the batch tests: small real BAMs cut from the bundled demo, a real LocalCluster."""
+"""Fixtures for the batch tests: small real BAMs cut from the bundled demo, a real LocalCluster,
+a real one-node SLURM cluster (:mod:`tests.batch.slurm_node`)."""
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pysam
 import pytest
+
+from .slurm_node import OneNodeSlurm, missing_binaries
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "quant"
 DEMO_BAM = DATA / "demo.bam"
@@ -55,3 +59,34 @@ def client():
                       dashboard_address=None, silence_logs=logging.ERROR) as cluster:
         with Client(cluster) as active:
             yield active
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real one-node SLURM on localhost for the whole test session (marker ``slurm``).
+
+    Its daemons are this test run's own processes, stopped by pid at the end. Yields the
+    :class:`OneNodeSlurm`; ``SLURM_CONF`` points at its ``slurm.conf`` while it runs, so
+    ``sbatch``, ``squeue`` and dask-jobqueue's ``SLURMCluster`` talk to it. Skips where the
+    Debian packages ``slurm-wlm`` and ``munge`` are absent, or when not root (slurmd starts
+    job steps as their user).
+    """
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(f"no SLURM here: {', '.join(missing)} not found (apt-get install "
+                    "slurm-wlm munge; .ci/run does it as root)")
+    if os.geteuid() != 0:
+        pytest.skip("the one-node SLURM needs root (slurmd launches jobs as their user)")
+    cluster = OneNodeSlurm(tmp_path_factory.mktemp("slurm"), cpus=2, memory_mb=8000)
+    previous = os.environ.get("SLURM_CONF")
+    try:
+        cluster.start()
+        os.environ["SLURM_CONF"] = str(cluster.conf)
+        os.environ["PATH"] = cluster.environment["PATH"]
+        yield cluster
+    finally:
+        cluster.stop()
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous

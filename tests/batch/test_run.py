@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -95,6 +96,18 @@ def test_one_corrupt_sample_does_not_stop_the_others(sample_bams, tmp_path, caps
     assert not (output / "bad").exists()
     assert list(merged(output).columns) == ["good"]
     assert_no_staging_left(output)
+    # counts stay integers next to a failed sample's empty cells (were 12549.0)
+    text = pd.read_csv(output / "batch_report.tsv", sep="\t", dtype=str, keep_default_na=False)
+    good = text.set_index("sample").loc["good"]
+    assert good["fragments"].isdigit() and good["iterations"].isdigit()
+    assert text.set_index("sample").loc["bad", "fragments"] == ""
+    # the live log: each sample's start, end (seconds, peak memory) or failure, in batch.log
+    log = (output / "batch.log").read_text()
+    assert re.search(r"\] INFO good: started, worker \S+", log), log
+    assert re.search(r"\] INFO good: done in [\d.]+ s, peak memory \d+ MB \([12] of 2\)", log)
+    failed = re.search(r"\] WARNING bad: FAILED after [\d.]+ s: (.*) \([12] of 2\)\n", log)
+    assert failed and failed.group(1) == error, log
+    assert "batch: 1 of 2 sample(s) ok, failed: bad" in log
 
 
 def test_killed_worker_sample_is_retried_and_written_once(client, sample_bams, tmp_path):
@@ -109,7 +122,7 @@ def test_killed_worker_sample_is_retried_and_written_once(client, sample_bams, t
         while time.monotonic() < deadline:
             if output.is_dir() and any(output.glob(".big.tmp-*")):
                 for address, keys in client.processing().items():
-                    if "emseq-big" in keys and address in pids:
+                    if any(str(k).startswith("emseq-big-") for k in keys) and address in pids:
                         os.kill(pids[address], signal.SIGKILL)
                         killed.append(address)
                         return
@@ -240,6 +253,18 @@ def test_motif_jobs_run_per_sample_and_merge_their_motif_tables(client, tmp_path
     trace = pd.read_csv(output / "convergence.tsv", sep="\t")
     assert set(trace["sample"]) == {"crp", "lex"}
     assert_no_staging_left(output)
+    # the merged table holds each sample's rows as the sample wrote them (E-values exact)
+    merged_lines = (output / "motifs.tsv").read_text().splitlines()
+    header = (output / "crp" / "motifs.tsv").read_text().splitlines()[0]
+    assert merged_lines[0] == f"sample\t{header}"
+    expected = [f"{s}\t{line}" for s in ("crp", "lex")
+                for line in (output / s / "motifs.tsv").read_text().splitlines()[1:]]
+    assert merged_lines[1:] == expected
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert list(report.columns) == ["sample", "status", "motifs", "iterations", "seconds",
+                                    "peak_memory_mb", "error"]  # no quant-only columns
+    assert report["motifs"].tolist() == [1, 1]
+
 
 
 def test_sample_whose_worker_dies_by_a_signal_names_it(client, sample_bams, tmp_path):
@@ -259,7 +284,7 @@ def test_sample_whose_worker_dies_by_a_signal_names_it(client, sample_bams, tmp_
             text = log.read_text() if log.is_file() else ""
             if text.count("records,") > len(killed):
                 for address, keys in client.processing().items():
-                    if "emseq-big" in keys:
+                    if any(str(k).startswith("emseq-big-") for k in keys):
                         pid = client.run(os.getpid, workers=[address])[address]
                         os.kill(pid, signal.SIGSEGV)
                         killed.append(address)
@@ -284,3 +309,51 @@ def test_sample_whose_worker_dies_by_a_signal_names_it(client, sample_bams, tmp_
     assert "Fatal Python error: Segmentation fault" in (output / "logs" / "big.log").read_text()
     assert (output / "S1" / MANIFEST_NAME).is_file()
     assert_no_staging_left(output)
+
+
+def test_merged_motif_tables_keep_evalues_beyond_floats(tmp_path):
+    """'2.2e-13425' in a sample's motifs.tsv became 0.0 in the merged table."""
+    from emseq.batch import merge_outputs
+
+    for sample, evalue in (("a", "2.2e-13425"), ("b", "1.0e+02")):
+        (tmp_path / sample).mkdir()
+        (tmp_path / sample / "motifs.tsv").write_text(
+            f"motif\twidth\tsites\tevalue\n1\t12\t{17 if sample == 'a' else 3}\t{evalue}\n")
+    report = pd.DataFrame({"sample": ["a", "b"], "status": ["ok", "ok"]})
+    table = merge_outputs(tmp_path, report, "motif", {})["motifs.tsv"]
+    assert table["evalue"].tolist() == ["2.2e-13425", "1.0e+02"]
+    assert table["sites"].tolist() == ["17", "3"]
+
+
+def test_mixture_fits_per_sample_equal_emseq_mixture_and_merge_their_parameters(client,
+                                                                                tmp_path):
+    rng = np.random.default_rng(7)
+    tables = {}
+    for name, shift in (("near", 3.0), ("far", 8.0)):
+        X = np.vstack([rng.normal(0, 1, (150, 2)), rng.normal(shift, 1, (150, 2))])
+        tables[name] = tmp_path / f"{name}.tsv"
+        np.savetxt(tables[name], X, delimiter="\t", header="x\ty", comments="")
+    sheet = tmp_path / "tables.csv"
+    sheet.write_text("sample,table\n" + "".join(f"{n},{p}\n" for n, p in tables.items()))
+    output = tmp_path / "out"
+    assert emseq_main(["batch", str(sheet), "--engine", "mixture", "-k", "1-3", "--squarem",
+                       "--no-plot", "-o", str(output), "-q", "--workers", "2"]) == 0
+    stacked = []
+    for name, path in tables.items():
+        alone = tmp_path / f"alone_{name}"
+        assert emseq_main(["mixture", str(path), "-k", "1-3", "--squarem", "--no-plot",
+                           "-o", str(alone), "-q", "-p", "1"]) == 0
+        for filename in ("parameters.tsv", "assignments.tsv", "convergence.tsv"):
+            batch_table = pd.read_csv(output / name / filename, sep="\t", dtype=str)
+            alone_table = pd.read_csv(alone / filename, sep="\t", dtype=str)
+            pd.testing.assert_frame_equal(batch_table.drop(columns="seconds", errors="ignore"),
+                                          alone_table.drop(columns="seconds", errors="ignore"))
+        lines = (alone / "parameters.tsv").read_text().splitlines()
+        stacked += [f"{name}\t{line}" for line in lines[1:]]
+        header = lines[0]
+    merged_lines = (output / "parameters.tsv").read_text().splitlines()
+    assert merged_lines == [f"sample\t{header}", *stacked]
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert list(report.columns) == ["sample", "status", "components", "iterations", "seconds",
+                                    "peak_memory_mb", "error"]
+    assert report["components"].tolist() == [2, 2]  # BIC picks the two clusters

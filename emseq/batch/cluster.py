@@ -1,0 +1,269 @@
+"""Where a batch runs: a given Dask client, a scheduler address, a dask-jobqueue cluster
+(SLURM, PBS, SGE, LSF) or an embedded LocalCluster of worker processes.
+
+On a job-queue cluster the batch watches its jobs (:class:`Workers`): a job the scheduler
+refuses at submission (unknown partition, account, QoS...) ends the run at once with the
+scheduler's own message, and jobs that have not started a worker within the start timeout end
+it too, instead of a run that waits forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .._threads import available_cpus
+from ..errors import EmseqError, UsageError
+from .plan import SAMPLE_RESOURCE, SCHEDULERS, JobShape
+
+__all__ = ["ClusterError", "Workers", "check_submit_command", "job_script", "open_client"]
+
+logger = logging.getLogger(__name__)
+
+
+class ClusterError(EmseqError, RuntimeError):
+    """The cluster refused the batch's jobs, or they did not start in time (exit code 1)."""
+
+    exit_code = 1
+
+
+def _job_class(scheduler: str):
+    import dask_jobqueue
+
+    return getattr(dask_jobqueue, SCHEDULERS[scheduler][0].replace("Job", "Cluster")).job_cls
+
+
+def check_submit_command(scheduler: str) -> None:
+    """Raise :class:`UsageError` (one line) when the scheduler's submit command is absent."""
+    command = SCHEDULERS[scheduler][1]
+    if shutil.which(command) is None:
+        raise UsageError(f"--cluster {scheduler}: {command} not found on PATH; run the batch on "
+                         f"a {scheduler.upper()} login node (or load its module), or drop "
+                         "--cluster to run on this machine")
+
+
+def job_script(shape: JobShape, scheduler_address: str = "tcp://DRIVER-HOST:PORT") -> str:
+    """The job script the batch submits for ``shape`` (with a placeholder scheduler address).
+
+    Nothing is left on disk: the job log folder dask-jobqueue makes on the way is removed
+    again (the folders it made, if they are still empty).
+    """
+    made = []
+    if shape.log_directory:
+        folder = Path(shape.log_directory).absolute()
+        while not folder.exists():
+            made.append(folder)
+            folder = folder.parent
+    try:
+        job = _job_class(shape.scheduler)(scheduler=scheduler_address, name="emseq-worker",
+                                          **shape.jobqueue_options())
+        return job.job_script()
+    finally:
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+def _first_message(exc: BaseException) -> str:
+    """The scheduler's own words in a failed submission: the first line of its stderr."""
+    text = str(exc)
+    if "stderr:" in text:
+        lines = [line.strip() for line in text.split("stderr:", 1)[1].splitlines()]
+        lines = [line for line in lines if line]
+        if lines:
+            return lines[0]
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _watched_job_class(scheduler: str, refusals: list[str]):
+    """The dask-jobqueue job class of ``scheduler``, recording failed submissions in
+    ``refusals`` instead of raising them inside the cluster's event loop (where they only
+    printed tracebacks while the batch waited forever)."""
+    base = _job_class(scheduler)
+
+    class WatchedJob(base):  # type: ignore[misc, valid-type]
+        async def start(self):
+            try:
+                await super().start()
+            except Exception as exc:  # noqa: BLE001 - reported by Workers.check
+                from distributed.core import Status
+
+                refusals.append(_first_message(exc))
+                self.job_id = None  # nothing to cancel when the cluster closes
+                self.status = Status.running  # what the cluster awaits of a started job
+
+    WatchedJob.__name__ = f"Watched{base.__name__}"
+    return WatchedJob
+
+
+class Workers:
+    """The client of a batch and, on a cluster it started, a watch over its jobs.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client tasks are submitted to.
+    shape : JobShape, optional
+        The shape of the cluster jobs, when the batch started them.
+    cluster : dask_jobqueue.JobQueueCluster, optional
+        The cluster the batch started.
+    refusals : list of str
+        Failed submissions, as the scheduler worded them.
+    """
+
+    #: Seconds a job that had workers must be without any before it is replaced (a nanny
+    #: restarting its worker takes a few).
+    ENDED_AFTER = 10.0
+
+    def __init__(self, client, shape: JobShape | None = None, cluster=None,
+                 refusals: list[str] | None = None) -> None:
+        self.client = client
+        self.shape = shape
+        self.cluster = cluster
+        self.refusals = refusals if refusals is not None else []
+        self.replaced: list[str] = []
+        #: Where the watch reports what it does (the batch log's warning lines).
+        self.say: Callable[[str], None] = logger.warning
+        self._connected: dict[str, float] = {}  # job name -> when it last had a worker
+        self._seen_worker = False
+        self._without_workers_since = time.monotonic()
+        self._lock = threading.Lock()
+
+    @property
+    def resources(self) -> dict[str, int] | None:
+        """What each sample task takes of a worker (only on a cluster the batch started)."""
+        return {SAMPLE_RESOURCE: 1} if self.shape is not None else None
+
+    def job_ids(self) -> list[str]:
+        """Identifiers of the cluster jobs submitted so far."""
+        if self.cluster is None:
+            return []
+        return [str(job.job_id) for job in list(self.cluster.workers.values())
+                if getattr(job, "job_id", None)]
+
+    def check(self) -> None:
+        """Raise :class:`ClusterError` if a job was refused, or no worker has been connected
+        for longer than the start timeout; a no-op off a cluster the batch started."""
+        if self.shape is None:
+            return
+        if self.refusals:
+            raise ClusterError(f"the {self.shape.scheduler} scheduler refused the worker job: "
+                               f"{self.refusals[0]}")
+        names = {str(w.get("name")) for w in self.client.scheduler_info()["workers"].values()}
+        now = time.monotonic()
+        self._replace_ended_jobs(names, now)
+        if names:
+            self._seen_worker = True
+            self._without_workers_since = now
+            return
+        waited = now - self._without_workers_since
+        if waited > self.shape.start_timeout:
+            what = "no worker job started" if not self._seen_worker else \
+                "every worker job ended and no new one started"
+            states = self._job_states()
+            raise ClusterError(f"{what} within --start-timeout {self.shape.start_timeout:g} s"
+                               f"{f' ({states})' if states else ''}; check the queue "
+                               "(squeue/qstat/bjobs) and the job logs")
+
+    def _replace_ended_jobs(self, names: set[str], now: float) -> None:
+        """Submit a new job for each job whose workers connected and then all left for
+        :attr:`ENDED_AFTER` seconds (cancelled, past its walltime, node lost): with a fixed
+        number of jobs, dask-jobqueue would not replace it and the batch would lose workers."""
+        cluster = self.cluster
+        if cluster is None or self.shape is None or self.shape.adapt:
+            return
+        ended = []
+        for name in list(cluster.workers):
+            if any(w == name or w.startswith(f"{name}-") for w in names):
+                self._connected[name] = now
+            elif name in self._connected and now - self._connected[name] > self.ENDED_AFTER:
+                del self._connected[name]
+                ended.append(name)
+        if not ended:
+            return
+        jobs = {name: getattr(cluster.workers.get(name), "job_id", None) for name in ended}
+
+        async def replace() -> None:  # in the cluster's event loop, which owns these dicts
+            for name in ended:
+                cluster.worker_spec.pop(name, None)
+                job = cluster.workers.pop(name, None)
+                if job is not None:  # make sure it is gone (cancelling an ended job is a no-op)
+                    with contextlib.suppress(Exception):
+                        await job.close()
+            cluster.scale(jobs=self.shape.jobs)
+
+        cluster.loop.add_callback(replace)
+        for name, job in jobs.items():
+            self.replaced.append(str(job))
+            self.say(f"worker job {job or name} ended while the batch ran: a new job is "
+                     "submitted, its samples are retried")
+
+    def _job_states(self) -> str:
+        """``'job 12 PENDING (Resources)'``... from ``squeue`` on SLURM; empty elsewhere."""
+        ids = self.job_ids()
+        if self.shape is None or self.shape.scheduler != "slurm" or not ids \
+                or shutil.which("squeue") is None:
+            return ""
+        try:
+            listed = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %T %r"],
+                                    capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        states = [" ".join(["job", *line.split(maxsplit=2)[:2]]) +
+                  (f" ({line.split(maxsplit=2)[2]})" if len(line.split()) > 2 else "")
+                  for line in listed.splitlines() if line.strip()]
+        return "; ".join(states)
+
+
+@contextlib.contextmanager
+def open_client(client=None, scheduler: str | None = None, shape: JobShape | None = None,
+                n_workers: int | None = None, threads_per_worker: int = 1) -> Iterator[Workers]:
+    """Yield the :class:`Workers` of the batch, closing what it started.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        Use this client.
+    scheduler : str, optional
+        Else join the scheduler at this address.
+    shape : JobShape, optional
+        Else start a dask-jobqueue cluster of jobs of this shape.
+    n_workers, threads_per_worker : int
+        Else an embedded LocalCluster of ``n_workers`` worker processes (default: one per
+        ``threads_per_worker`` cores).
+    """
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        yield Workers(client)
+        return
+    if scheduler:
+        with Client(scheduler) as joined:
+            yield Workers(joined)
+        return
+    if shape is not None:
+        from dask_jobqueue import JobQueueCluster
+
+        check_submit_command(shape.scheduler)
+        refusals: list[str] = []
+        job_cls = _watched_job_class(shape.scheduler, refusals)
+        with JobQueueCluster(job_cls=job_cls, silence_logs="error",
+                             **shape.jobqueue_options()) as started:
+            if shape.adapt:
+                started.adapt(minimum_jobs=0, maximum_jobs=shape.jobs)
+            else:
+                started.scale(jobs=shape.jobs)
+            with Client(started) as joined:
+                yield Workers(joined, shape, started, refusals)
+        return
+    workers = n_workers or max(1, available_cpus() // max(1, threads_per_worker))
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None, silence_logs=logging.ERROR) as local:
+        with Client(local) as joined:
+            yield Workers(joined)

@@ -1,0 +1,209 @@
+"""``emseq batch --cluster slurm`` on a real one-node SLURM (the session fixture ``slurm``).
+
+The worker jobs are real SLURM jobs (sbatch, squeue, scancel); each runs a real Dask worker
+that connects back to the batch's scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from emseq.batch import MANIFEST_NAME
+from emseq.cli import main as emseq_main
+
+from .test_run import DEMO_BAM, DEMO_TRANSCRIPTS, assert_no_staging_left, write_sheet
+
+pytestmark = pytest.mark.slurm
+ROOT = Path(__file__).resolve().parents[2]
+#: Small jobs that fit two at once on the two-CPU node.
+JOB = ["--cluster", "slurm", "--queue", "debug", "--cores", "1", "-p", "1",
+       "--sample-memory", "1GB", "--start-timeout", "120", "-q"]
+
+
+def queued_jobs(slurm) -> set[str]:
+    return set(slurm.run("squeue", "-h", "-o", "%i").stdout.split())
+
+
+def watch_queue(slurm, seen: set[str], stop: threading.Event) -> threading.Thread:
+    """Record every job id that squeue lists until ``stop`` is set."""
+
+    def poll() -> None:
+        while not stop.is_set():
+            seen.update(queued_jobs(slurm))
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    return thread
+
+
+def local_run(sheet: Path, output: Path) -> None:
+    """The same batch on a LocalCluster: the reference the SLURM run must equal."""
+    assert emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                       "--workers", "2", "-p", "1", "-q"]) == 0
+
+
+def assert_same_matrices(output: Path, reference: Path) -> None:
+    for name in ("transcript_counts.tsv", "transcript_tpm.tsv"):
+        assert (output / name).read_text() == (reference / name).read_text(), name
+
+
+def test_four_samples_through_slurm_equal_the_local_cluster_run(slurm, sample_bams, tmp_path):
+    sheet = write_sheet(tmp_path / "sheet.csv",
+                        [(f"S{i + 1}", bam) for i, bam in enumerate(sample_bams)])
+    output = tmp_path / "slurm"
+    seen: set[str] = set()
+    stop = threading.Event()
+    watcher = watch_queue(slurm, seen, stop)
+    try:
+        code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                           "--jobs", "2", *JOB])
+    finally:
+        stop.set()
+        watcher.join()
+    assert code == 0
+    assert seen, "no job was ever listed by squeue"
+    for job in seen:  # the scheduler kept a record of each job after it ended
+        state = slurm.run("scontrol", "show", "job", job).stdout
+        assert "JobName=emseq-worker" in state and "Partition=debug" in state
+        assert re.search(r"JobState=(COMPLETED|CANCELLED)", state), state
+    assert queued_jobs(slurm) == set(), "the batch left jobs behind"
+    local_run(sheet, tmp_path / "local")
+    assert_same_matrices(output, tmp_path / "local")
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert report["status"].tolist() == ["ok"] * 4
+    log = (output / "batch.log").read_text()
+    for sample in ("S1", "S2", "S3", "S4"):
+        started = re.search(rf"{sample}: started, worker \S+, job (\d+)", log)
+        assert started and started.group(1) in seen, log
+        assert re.search(rf"{sample}: done in [\d.]+ s, peak memory \d+ MB", log), log
+    assert "plan: 4 sample(s) on 2 slurm job(s) of 1 core(s) and 1GB" in log
+    assert sorted(p.name for p in (output / "logs").iterdir())  # the jobs' own .out/.err
+    assert_no_staging_left(output)
+
+
+def test_a_job_the_scheduler_refuses_ends_the_run_with_its_message(slurm, sample_bams,
+                                                                   tmp_path, capsys):
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", sample_bams[0])])
+    output = tmp_path / "out"
+    args = [a if a != "debug" else "nosuch" for a in JOB]
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                       *args])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "emseq batch: error: the slurm scheduler refused the worker job: sbatch: error: "
+        "invalid partition specified: nosuch"], err
+    assert "failed" not in (output / "batch.log").read_text()  # nothing ran
+
+
+def test_a_worker_job_cancelled_mid_sample_is_retried_on_a_new_job(slurm, sample_bams,
+                                                                   tmp_path):
+    rows = [("big", DEMO_BAM), ("S1", sample_bams[0]), ("S2", sample_bams[1])]
+    sheet = write_sheet(tmp_path / "sheet.csv", rows)
+    output = tmp_path / "out"
+    cancelled: list[str] = []
+
+    def cancel_the_job_running_big() -> None:
+        deadline = time.monotonic() + 180
+        log = output / "batch.log"
+        while time.monotonic() < deadline and not cancelled:
+            text = log.read_text() if log.is_file() else ""
+            started = re.search(r"big: started, worker \S+, job (\d+)", text)
+            if started and any(output.glob(".big.tmp-*")):
+                slurm.run("scancel", started.group(1))
+                cancelled.append(started.group(1))
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=cancel_the_job_running_big)
+    killer.start()
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                       "--jobs", "1", *JOB])
+    killer.join()
+    assert cancelled, "big finished before its job could be cancelled"
+    assert code == 0
+    log = (output / "batch.log").read_text()
+    assert f"worker job {cancelled[0]} ended while the batch ran: a new job is submitted" in log
+    assert re.search(r"big: started \(attempt 2\), worker \S+, job (?!%s\b)\d+" % cancelled[0],
+                     log), log
+    assert log.count("big: done") == 1
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert report["sample"].tolist() == ["big", "S1", "S2"]
+    assert report["status"].tolist() == ["ok"] * 3
+    local_run(sheet, tmp_path / "local")
+    assert_same_matrices(output, tmp_path / "local")
+    assert_no_staging_left(output)
+
+
+def test_resume_after_the_driver_was_killed(slurm, sample_bams, tmp_path):
+    rows = [(f"S{i + 1}", bam) for i, bam in enumerate(sample_bams)]
+    sheet = write_sheet(tmp_path / "sheet.csv", rows)
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "emseq", "batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS),
+               "-o", str(output), "--jobs", "1", *JOB]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    driver = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        log = output / "batch.log"
+        while not (log.is_file() and ": done in" in log.read_text()):
+            assert driver.poll() is None, "the driver ended before it could be killed"
+            assert time.monotonic() < deadline, "no sample finished in time"
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGKILL)  # no clean-up at all: a lost login node
+    finally:
+        driver.wait()
+    finished_before = [s for s, _ in rows if (output / s / MANIFEST_NAME).is_file()]
+    assert finished_before and len(finished_before) < 4
+    stamps = {s: (output / s / MANIFEST_NAME).stat().st_mtime_ns for s in finished_before}
+    again = subprocess.run(command, env=environment, capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr
+    for sample in finished_before:  # not redone
+        assert (output / sample / MANIFEST_NAME).stat().st_mtime_ns == stamps[sample]
+    # the killed driver's job may have finished the sample it was running meanwhile
+    planned = re.findall(r"(\d+) complete and unchanged \(skipped\), (\d+) to run",
+                         (output / "batch.log").read_text())
+    assert len(planned) == 2 and planned[0] == ("0", "4")
+    skipped, to_run = map(int, planned[1])
+    assert skipped >= len(finished_before) and skipped + to_run == 4
+    local_run(sheet, tmp_path / "local")
+    assert_same_matrices(output, tmp_path / "local")
+    assert_no_staging_left(output)
+
+
+def test_jobs_pending_beyond_the_start_timeout_end_the_run(slurm, sample_bams, tmp_path,
+                                                           capsys):
+    holder = slurm.run("sbatch", "--parsable", "-c", "2", "-o", "/dev/null", "--wrap",
+                       "sleep 600").stdout.strip()
+    try:
+        deadline = time.monotonic() + 60
+        while "RUNNING" not in slurm.run("squeue", "-h", "-j", holder, "-o", "%T").stdout:
+            assert time.monotonic() < deadline, slurm.log_tail()
+            time.sleep(0.2)
+        sheet = write_sheet(tmp_path / "sheet.csv", [("S1", sample_bams[0])])
+        output = tmp_path / "out"
+        args = [a if a != "120" else "3" for a in JOB]  # --start-timeout 3
+        code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o",
+                           str(output), *args])
+        err = capsys.readouterr().err
+        assert code == 1
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert re.fullmatch(r"emseq batch: error: no worker job started within "
+                            r"--start-timeout 3 s \(job \d+ PENDING \(Resources\)\); check the "
+                            r"queue \(squeue/qstat/bjobs\) and the job logs", lines[0]), err
+        assert queued_jobs(slurm) == {holder}  # the batch's own pending job was cancelled
+    finally:
+        slurm.run("scancel", holder)
