@@ -187,11 +187,19 @@ _OPTION_FILES = ("transcripts", "tx2gene", "gtf", "bfile", "control")
 
 
 @lru_cache(maxsize=4)
-def _transcript_index(path: str, mtime_ns: int):
-    """The transcript index of a FASTA, loaded once per worker process (cached by mtime)."""
+def _transcript_index(path: str, mtime_ns: int, sequences: bool = True):
+    """The transcript index of a FASTA, loaded once per worker process (cached by mtime);
+    with its sequences only when a sample corrects for sequence or GC bias."""
     from .quant import load_transcripts
 
-    return load_transcripts(path)
+    return load_transcripts(path, sequences=sequences)
+
+
+def _needs_sequences(options: Mapping[str, Any]) -> bool:
+    """Whether quantify's options ask for a model that reads the transcript sequences."""
+    bias = options.get("bias_options")
+    return bool(options.get("seq_bias") or options.get("gc_bias")
+                or getattr(bias, "seq", False) or getattr(bias, "gc", False))
 
 
 def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
@@ -202,7 +210,8 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
         kwargs = dict(options)
         transcripts = kwargs.pop("transcripts", None)
         if transcripts:
-            transcripts = _transcript_index(transcripts, os.stat(transcripts).st_mtime_ns)
+            transcripts = _transcript_index(transcripts, os.stat(transcripts).st_mtime_ns,
+                                            _needs_sequences(kwargs))
         if row.get("libtype"):
             kwargs["library_type"] = row["libtype"]
         result = quantify(row["bam"], transcripts, n_threads=threads, **kwargs)
