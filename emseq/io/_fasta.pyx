@@ -15,7 +15,9 @@ and the pure-Python parser it replaces.
 """
 
 from libc.stdint cimport int64_t, uint8_t
-from libc.stdlib cimport free, realloc
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
+from cpython.ref cimport Py_INCREF
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcpy
 
 cimport numpy as cnp
@@ -243,6 +245,23 @@ cdef int scan_block(Scanner *s, const uint8_t *buf, int64_t n, uint8_t *out) noe
     return 0
 
 
+cdef void _free_capsule(object capsule) noexcept:
+    free(PyCapsule_GetPointer(capsule, "emseq.io._fasta.letters"))
+
+
+cdef cnp.ndarray _adopt(uint8_t *data, int64_t n):
+    """A uint8 array over ``data[:n]`` (malloc'd, trimmed here) that frees it when collected."""
+    cdef cnp.npy_intp size = n
+    cdef uint8_t *trimmed = <uint8_t *>realloc(data, n if n > 0 else 1)
+    if trimmed == NULL:
+        trimmed = data
+    capsule = PyCapsule_New(trimmed, "emseq.io._fasta.letters", _free_capsule)
+    cdef cnp.ndarray array = cnp.PyArray_SimpleNewFromData(1, &size, cnp.NPY_UINT8, trimmed)
+    cnp.PyArray_SetBaseObject(array, capsule)  # steals a reference
+    Py_INCREF(capsule)
+    return array
+
+
 cdef void release(Scanner *s) noexcept nogil:
     free(s.header.data)
     free(s.names.data)
@@ -295,7 +314,9 @@ def scan_fasta(str path, bytes alphabet, *, bint upper=True, bint sequences=True
     cdef uint8_t *inbuf
     cdef uint8_t *out
     cdef cnp.ndarray block = np.empty(BLOCK, dtype=np.uint8)
-    cdef cnp.ndarray seq = None
+    cdef uint8_t *letters = NULL
+    cdef uint8_t *grown
+    cdef cnp.npy_intp n_letters
     cdef cnp.ndarray scratch
     cdef int turn = 0
     cdef int64_t before
@@ -334,7 +355,9 @@ def scan_fasta(str path, bytes alphabet, *, bint upper=True, bint sequences=True
     inbuf = <uint8_t *>cnp.PyArray_DATA(block)
     if sequences:
         capacity = max(size_hint, BLOCK)
-        seq = np.empty(capacity, dtype=np.uint8)
+        letters = <uint8_t *>malloc(capacity)
+        if letters == NULL:
+            raise MemoryError()
     with nogil:
         fp = bgzf_open(cpath, "r")
     if fp == NULL:
@@ -354,10 +377,15 @@ def scan_fasta(str path, bytes alphabet, *, bint upper=True, bint sequences=True
             out = NULL
             if sequences:
                 if used + got > capacity:
-                    # realloc under numpy's allocator: large blocks move by mremap, no copy
+                    # large blocks grow by mremap: no copy, and pages not written to yet
+                    # cost no memory (numpy's resize would zero them)
                     capacity = max(used + got, capacity + capacity // 2)
-                    seq.resize(capacity, refcheck=False)
-                out = <uint8_t *>cnp.PyArray_DATA(seq) + used
+                    grown = <uint8_t *>realloc(letters, capacity)
+                    if grown == NULL:
+                        s.error = ERR_MEMORY
+                        break
+                    letters = grown
+                out = letters + used
             elif scratches is not None:
                 if pending[turn] is not None:
                     pending[turn].result()
@@ -396,11 +424,12 @@ def scan_fasta(str path, bytes alphabet, *, bint upper=True, bint sequences=True
             memcpy(cnp.PyArray_DATA(starts), s.starts.data, s.starts.size)
         result["starts"] = starts
         if sequences and s.error == ERR_NONE:
-            seq.resize(s.letters, refcheck=False)
-            result["sequence"] = seq
+            result["sequence"] = _adopt(letters, s.letters)
+            letters = NULL
         else:
             result["sequence"] = None
         return result
     finally:
         bgzf_close(fp)
         release(&s)
+        free(letters)
