@@ -48,8 +48,10 @@ def align_gene_map(names: Iterable[str], tx2gene: Mapping[str, str]) -> dict[str
     Returns a mapping keyed by the transcript names (those with a gene only).
     """
     names = list(names)
-    out = {n: tx2gene[n] for n in names if n in tx2gene}
-    missing = [n for n in names if n not in out]
+    get = tx2gene.get
+    found = [get(n) for n in names]  # one hash lookup a name
+    out = {n: g for n, g in zip(names, found) if g is not None}
+    missing = [n for n, g in zip(names, found) if g is None]
     if not missing:
         return out
     unused = [k for k in tx2gene if k not in out]
@@ -79,17 +81,19 @@ def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataF
     Genes are in the order of their first transcript. Vectorised: one factorisation of the
     gene names and a weighted ``np.bincount`` per column.
     """
-    names = abundances["Name"]
+    names = abundances["Name"].tolist()
     aligned = align_gene_map(names, tx2gene)  # exact names, else names up to a version
-    genes = names.map(aligned)
-    missing = genes.isna().to_numpy()
-    if missing.all():
+    get = aligned.get
+    genes = [get(n) for n in names]
+    n_missing = genes.count(None)
+    if n_missing == len(names):
         raise InputError("the transcript-to-gene map names none of the transcripts "
-                         f"(first transcript: {names.iloc[0]})")
-    if missing.any():
+                         f"(first transcript: {names[0]})")
+    if n_missing:
         logger.warning("%d transcripts are not in the gene map and count as their own gene "
-                       "(first: %s)", int(missing.sum()), names[missing].iloc[0])
-    codes, uniques = pd.factorize(genes.where(~missing, names), sort=False)
+                       "(first: %s)", n_missing, names[genes.index(None)])
+        genes = [n if g is None else g for n, g in zip(names, genes)]
+    codes, uniques = pd.factorize(np.asarray(genes, dtype=object), sort=False)
     n_genes = len(uniques)
     tpm = abundances["TPM"].to_numpy(dtype=np.float64)
     tpm_sum = np.bincount(codes, weights=tpm, minlength=n_genes)
