@@ -56,6 +56,7 @@ class TranscriptIndex:
         if self._offsets is None or self._offsets.size != self.lengths.size + 1:
             offsets = np.zeros(self.lengths.size + 1, dtype=np.int64)
             np.cumsum(self.lengths, out=offsets[1:])
+            offsets.flags.writeable = False  # shared by every caller: not to be changed
             self._offsets = offsets
         return self._offsets
 
