@@ -33,11 +33,21 @@ logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=4)
-def _transcript_index(path: str, mtime_ns: int):
-    """The transcript index of a FASTA, loaded once per worker process (cached by mtime)."""
+def _transcript_index(path: str, mtime_ns: int, sequences: bool = True):
+    """The transcript index of a FASTA, loaded once per worker process (cached by mtime);
+    with its sequences unless the samples' options turn sequence and GC bias correction off
+    (:func:`emseq.quant.bias.needs_sequences`)."""
     from ..quant import load_transcripts
 
-    return load_transcripts(path)
+    return load_transcripts(path, sequences=sequences)
+
+
+def _needs_sequences(options: Mapping[str, Any]) -> bool:
+    """Whether quantify's keyword arguments ``options`` read the transcript sequences."""
+    from ..quant.bias import needs_sequences
+
+    return needs_sequences(options.get("bias_options"), options.get("seq_bias"),
+                           options.get("gc_bias"))
 
 
 #: Options of each engine that go to its ``write`` rather than to the engine itself.
@@ -57,7 +67,8 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
 
         transcripts = kwargs.pop("transcripts", None)
         if transcripts:
-            transcripts = _transcript_index(transcripts, os.stat(transcripts).st_mtime_ns)
+            transcripts = _transcript_index(transcripts, os.stat(transcripts).st_mtime_ns,
+                                            _needs_sequences(kwargs))
         if row.get("libtype"):
             kwargs["library_type"] = row["libtype"]
         kwargs["show_progress"] = False  # many samples at once: the driver shows progress

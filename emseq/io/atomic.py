@@ -66,7 +66,18 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -
 
 def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False,
               float_format: str | None = None) -> None:
-    """Write a DataFrame as a tab-separated table, atomically."""
+    """Write a DataFrame as a tab-separated table, atomically.
+
+    Tables of text, integer and float columns are formatted in C
+    (:func:`emseq.io.table.format_tsv`), the same bytes as pandas writes; others by pandas.
+    """
+    from .table import format_tsv
+
+    text = None if index else format_tsv(frame, float_format)
+    if text is not None:
+        with atomic_write(path, "wb") as handle:
+            handle.write(text)
+        return
     with atomic_write(path, newline="") as handle:
         frame.to_csv(handle, sep="\t", index=index, float_format=float_format,
                      lineterminator="\n")

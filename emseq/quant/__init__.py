@@ -10,7 +10,8 @@ import pysam  # noqa: F401  (loads libchtslib before the Cython reader needs it)
 
 from .transcripts import TranscriptIndex, load_transcripts
 from .bam import EqClasses, read_alignments
-from .api import QuantResult, quantify, read_tx2gene, read_gtf_tx2gene, gene_table
+from .api import QuantResult, quantify, read_tx2gene
+from .gene_map import gene_table, read_gtf_tx2gene
 
 __all__ = ["TranscriptIndex", "load_transcripts", "EqClasses", "read_alignments", "EMOptions",
            "FragmentLengthModel", "effective_lengths", "estimate", "QuantResult", "quantify",

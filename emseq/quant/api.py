@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import gzip
 import importlib
@@ -26,8 +25,8 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
-from .bias import BIAS_FILES, GC_HINT_SAMPLE, BiasOptions
-from .gene_map import SNIFF_ROWS, align_gene_map, sniff_tx2gene
+from .bias import BIAS_FILES, GC_HINT_SAMPLE, BiasOptions, resolve_bias
+from .gene_map import SNIFF_ROWS, gene_table, read_gtf_tx2gene, sniff_tx2gene
 from .salmon_format import index_hashes, lib_format_counts
 from .transcripts import TranscriptIndex, load_transcripts
 
@@ -254,63 +253,6 @@ def read_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
     return mapping
 
 
-def read_gtf_tx2gene(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Transcript-to-gene map from a GTF (plain or gzipped): ``transcript_id`` → ``gene_id``."""
-    import re
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such GTF file")
-    pattern = re.compile(r'(transcript_id|gene_id) "([^"]+)"')
-    mapping: dict[str, str] = {}
-    with open(path, "rb") as probe:
-        opener = gzip.open if probe.read(2) == b"\x1f\x8b" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if line.startswith("#") or not line.strip():
-                    continue
-                fields = line.rstrip("\n").split("\t")
-                if len(fields) != 9:
-                    raise InputError(f"{path}:{lineno}: a GTF line has 9 tab-separated fields, "
-                                     f"this one has {len(fields)}")
-                found = dict(pattern.findall(fields[8]))
-                if "transcript_id" in found and "gene_id" in found:
-                    mapping.setdefault(found["transcript_id"], found["gene_id"])
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read GTF: {exc}") from None
-    if not mapping:
-        raise InputError(f"{path}: no transcript_id/gene_id attributes in the GTF")
-    return mapping
-
-
-def gene_table(abundances: pd.DataFrame, tx2gene: Mapping[str, str]) -> pd.DataFrame:
-    """RSEM/Salmon-like ``quant.genes.sf``: NumReads and TPM summed per gene; Length and
-    EffectiveLength the TPM-weighted means of the gene's transcripts."""
-    frame = abundances.copy()
-    tx2gene = align_gene_map(frame["Name"], tx2gene)  # exact names, else names up to a version
-    genes = frame["Name"].map(tx2gene)
-    unknown = frame.loc[genes.isna(), "Name"].tolist()
-    known = [n for n in frame["Name"] if n in tx2gene]
-    if not known:
-        raise InputError("the transcript-to-gene map names none of the transcripts "
-                         f"(first transcript: {frame['Name'].iloc[0]})")
-    if unknown:
-        logger.warning("%d transcripts are not in the gene map and count as their own gene "
-                       "(first: %s)", len(unknown), unknown[0])
-    frame["gene"] = genes.fillna(frame["Name"])
-    w = frame["TPM"].where(frame.groupby("gene")["TPM"].transform("sum") > 0, 1.0)
-    frame["_w"] = w
-    rows = []
-    for gene, part in frame.groupby("gene", sort=False):
-        weight = part["_w"].to_numpy()
-        weight = weight / weight.sum()
-        rows.append((gene, float((part["Length"] * weight).sum()),
-                     float((part["EffectiveLength"] * weight).sum()),
-                     float(part["TPM"].sum()), float(part["NumReads"].sum())))
-    return pd.DataFrame(rows, columns=["Name", "Length", "EffectiveLength", "TPM", "NumReads"])
-
-
 def _placeholder_sequences(index: TranscriptIndex) -> TranscriptIndex:
     """An index whose sequences are all N (positional bias needs lengths only)."""
     return TranscriptIndex(index.names, index.lengths,
@@ -479,13 +421,9 @@ def quantify(alignments: str | os.PathLike[str],
         raise UsageError(f"score_exp must be a finite number >= 0, got {score_exp}")
     has_sequences = transcripts is not None and not (
         isinstance(transcripts, TranscriptIndex) and not transcripts.has_sequences)
-    bias = bias_options if bias_options is not None else BiasOptions()
+    requested = bool(seq_bias or gc_bias or pos_bias or (bias_options and bias_options.any))
     # None: on with sequences (a model that cannot be learnt is then skipped quietly)
-    requested = bool(seq_bias or gc_bias or pos_bias or bias.any)
-    bias = dataclasses.replace(
-        bias, seq=bias.seq or (has_sequences if seq_bias is None else seq_bias),
-        gc=bias.gc or (has_sequences if gc_bias is None else gc_bias),
-        pos=bias.pos or pos_bias)
+    bias = resolve_bias(bias_options, seq_bias, gc_bias, pos_bias, has_sequences)
     bias.validate()
     if (bias.seq or bias.gc) and not has_sequences:
         raise UsageError("sequence and GC bias correction need the transcript sequences: "
@@ -494,8 +432,6 @@ def quantify(alignments: str | os.PathLike[str],
         raise UsageError(f"incompat_prior is a probability in [0, 1], got {incompat_prior}")
     if max_fraglen < 10:
         raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
-    # without GC correction, a cheap check of fragment GC says when --gc-bias would help
-    hint_gc = has_sequences and not bias.gc
     _prefetch_imports(prefetch_report)
     collector = _LogCollector()
     package_logger = logging.getLogger("emseq")
@@ -513,7 +449,12 @@ def quantify(alignments: str | os.PathLike[str],
         if isinstance(transcripts, TranscriptIndex):
             index = transcripts
         elif transcripts is not None:
-            index = load_transcripts(transcripts)
+            # the sequences only for the models that read them (bias.needs_sequences)
+            index = load_transcripts(transcripts, sequences=bias.seq or bias.gc,
+                                     n_threads=threads)
+        # without GC correction, a cheap check of fragment GC says when --gc-bias would help
+        # (where the sequences are at hand: not with --no-bias-correction and a FASTA)
+        hint_gc = index is not None and index.has_sequences and not bias.gc
         gene_map = None
         if tx2gene is not None and gtf is not None:
             raise UsageError("give a transcript-to-gene map or a GTF, not both")

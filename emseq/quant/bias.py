@@ -39,7 +39,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +50,8 @@ from .bam import AlignmentSample
 from .model import FragmentLengthModel
 from .transcripts import TranscriptIndex
 
-__all__ = ["BiasOptions", "BiasModel", "learn_bias", "gc_departure", "BIAS_FILES",
-           "GC_HINT_SAMPLE"]
+__all__ = ["BiasOptions", "BiasModel", "learn_bias", "gc_departure", "needs_sequences",
+           "resolve_bias", "BIAS_FILES", "GC_HINT_SAMPLE"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,29 @@ class BiasOptions:
             raise UsageError("bias prior must be >= 0 and max_ratio >= 1")
         if list(self.length_classes) != sorted(self.length_classes):
             raise UsageError("bias length_classes must be increasing")
+
+
+def resolve_bias(options: BiasOptions | None, seq: bool | None, gc: bool | None,
+                 pos: bool = False, has_sequences: bool = True) -> BiasOptions:
+    """The bias models :func:`~emseq.quant.quantify` learns: the one rule for its defaults.
+
+    ``seq`` and ``gc`` (``seq_bias``/``gc_bias``; ``--seq-bias``/``--gc-bias``) set to None
+    are on when the transcript sequences are given (``has_sequences``); True or False says so
+    (``--no-bias-correction`` is both False). A model ``options`` asks for stays on.
+    """
+    options = options if options is not None else BiasOptions()
+    return replace(options, seq=options.seq or (has_sequences if seq is None else seq),
+                   gc=options.gc or (has_sequences if gc is None else gc),
+                   pos=options.pos or pos)
+
+
+def needs_sequences(options: BiasOptions | None = None, seq: bool | None = None,
+                    gc: bool | None = None) -> bool:
+    """Whether quantifying with a transcript FASTA and these bias options reads the
+    sequences (sequence or GC bias correction, on by default: :func:`resolve_bias`); only
+    ``seq=False, gc=False`` (``--no-bias-correction``) lets a loader drop them."""
+    resolved = resolve_bias(options, seq, gc, has_sequences=True)
+    return resolved.seq or resolved.gc
 
 
 @dataclass

@@ -32,16 +32,23 @@ _EMPTY = {key: "" for key in ("index_seq_hash", "index_name_hash", "index_seq_ha
 def index_hashes(index: Any) -> dict[str, str]:
     """The ``index_*`` digests of a :class:`~emseq.quant.transcripts.TranscriptIndex`.
 
-    Returns empty strings (as Salmon's alignment mode) when the index has no sequences.
+    The sequence digests come from :attr:`~emseq.quant.transcripts.TranscriptIndex.
+    sequence_digests` when the index was loaded with them (also without its sequences),
+    else from its sequence buffer. Returns empty strings (as Salmon's alignment mode) when
+    the index has neither.
     """
-    if index is None or getattr(index, "sequence_buffer", None) is None:
+    known = dict(getattr(index, "sequence_digests", None) or {})
+    buffer = getattr(index, "sequence_buffer", None)
+    if index is None or (buffer is None and not {"sha256", "sha512"} <= known.keys()):
         return dict(_EMPTY)
-    seq = memoryview(index.sequence_buffer)
+    for algorithm in ("sha256", "sha512"):
+        if algorithm not in known:
+            known[algorithm] = hashlib.new(algorithm, memoryview(buffer)).hexdigest()
     names = "".join(index.names).encode()
     none = hashlib.sha256(b"").hexdigest()
-    return {"index_seq_hash": hashlib.sha256(seq).hexdigest(),
+    return {"index_seq_hash": known["sha256"],
             "index_name_hash": hashlib.sha256(names).hexdigest(),
-            "index_seq_hash512": hashlib.sha512(seq).hexdigest(),
+            "index_seq_hash512": known["sha512"],
             "index_name_hash512": hashlib.sha512(names).hexdigest(),
             "index_decoy_seq_hash": none,
             "index_decoy_name_hash": none}

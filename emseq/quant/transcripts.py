@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..io.fasta import iter_fasta
+from ..io.fasta import scan_fasta
 
 __all__ = ["TranscriptIndex", "load_transcripts"]
 
@@ -30,24 +30,35 @@ class TranscriptIndex:
         kernels read it without a Python object per transcript.
     source : str
         Where the index came from (a FASTA path, or ``"BAM header"``).
+    sequence_digests : dict of str to str
+        Hex digests of the upper-case sequences concatenated in FASTA order, by ``hashlib``
+        name (``sha256``, ``sha512``), when computed while loading; they give Salmon's
+        ``index_seq_hash`` keys also when the sequences are not kept.
     """
 
     names: list[str]
     lengths: np.ndarray
     sequence_buffer: np.ndarray | None = None
     source: str = ""
+    sequence_digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _position: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _offsets: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.lengths = np.asarray(self.lengths, dtype=np.int64)
         if len(self.names) != len(self.lengths):
             raise ValueError("names and lengths differ in size")
-        self._position = {name: i for i, name in enumerate(self.names)}
+        # the name -> position map (~100 bytes a transcript) is built on the first lookup
 
     @property
     def offsets(self) -> np.ndarray:
         """Start of each transcript in :attr:`sequence_buffer`, shape (n_transcripts + 1,)."""
-        return np.concatenate(([0], np.cumsum(self.lengths)))
+        if self._offsets is None or self._offsets.size != self.lengths.size + 1:
+            offsets = np.zeros(self.lengths.size + 1, dtype=np.int64)
+            np.cumsum(self.lengths, out=offsets[1:])
+            offsets.flags.writeable = False  # shared by every caller: not to be changed
+            self._offsets = offsets
+        return self._offsets
 
     @property
     def has_sequences(self) -> bool:
@@ -65,11 +76,35 @@ class TranscriptIndex:
 
     def position(self, name: str) -> int:
         """Index of ``name`` in FASTA order, or -1."""
+        if not self._position and self.names:
+            self._position = {n: i for i, n in enumerate(self.names)}
         return self._position.get(name, -1)
 
 
-def load_transcripts(path: str | os.PathLike[str]) -> TranscriptIndex:
-    """Read a transcript FASTA (plain or gzipped) into a :class:`TranscriptIndex`.
+#: Digests of the sequences Salmon's meta_info.json gives (``index_seq_hash``, ``..._hash512``).
+SEQUENCE_DIGESTS = ("sha256", "sha512")
+
+
+def load_transcripts(path: str | os.PathLike[str], sequences: bool = True, *,
+                     n_threads: int = 1, digests: bool = True) -> TranscriptIndex:
+    """Read a transcript FASTA (plain, gzip or bgzip) into a :class:`TranscriptIndex`.
+
+    One pass of C code (:func:`emseq.io.fasta.scan_fasta`): names end at the first
+    whitespace of a header, letters are checked against the IUPAC nucleotide codes and
+    upper-cased into one contiguous buffer.
+
+    Parameters
+    ----------
+    path : path-like
+        The transcript FASTA.
+    sequences : bool, default=True
+        Keep the sequences (needed by sequence and GC bias correction; the buffer is the
+        only large allocation, about one byte per nucleotide). False keeps the names and
+        lengths only (``sequence_buffer`` is None): 8 bytes a transcript besides the names.
+    n_threads : int, default=1
+        Threads for BGZF decompression of a bgzip FASTA.
+    digests : bool, default=True
+        Compute :attr:`TranscriptIndex.sequence_digests` while reading (on a second thread).
 
     Raises
     ------
@@ -77,18 +112,15 @@ def load_transcripts(path: str | os.PathLike[str]) -> TranscriptIndex:
         On a missing, empty, corrupt (e.g. truncated gzip) or malformed FASTA, on repeated
         names, or on an empty sequence.
     """
-    names: list[str] = []
-    sequences: list[str] = []
-    seen: set[str] = set()
-    for record in iter_fasta(path):
-        if record.name in seen:
-            raise InputError(f"{path}: transcript {record.name!r} appears more than once")
-        if not record.sequence:
-            raise InputError(f"{path}: transcript {record.name!r} has an empty sequence")
-        seen.add(record.name)
-        names.append(record.name)
-        sequences.append(record.sequence)
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    joined = "".join(sequences).upper().encode("ascii", "replace")
-    buffer = np.frombuffer(joined, dtype=np.uint8)
-    return TranscriptIndex(names, lengths, buffer, source=os.fspath(path))
+    scan = scan_fasta(path, sequences=sequences, n_threads=n_threads,
+                      digests=SEQUENCE_DIGESTS if digests else ())
+    names, lengths = scan.names, scan.lengths
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        repeated = next(n for n in names if n in seen or seen.add(n))
+        raise InputError(f"{path}: transcript {repeated!r} appears more than once")
+    empty = np.flatnonzero(lengths == 0)
+    if empty.size:
+        raise InputError(f"{path}: transcript {names[empty[0]]!r} has an empty sequence")
+    return TranscriptIndex(names, lengths, scan.sequence, source=os.fspath(path),
+                           sequence_digests=scan.digests)

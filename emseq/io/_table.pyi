@@ -1,0 +1,6 @@
+TEXT: int
+INTEGER: int
+FLOAT: int
+
+def format_columns(kinds: list[int], columns: list, float_format: bytes, n_rows: int,
+                   general_precision: int = ...) -> bytes | None: ...
