@@ -131,6 +131,7 @@ class Workers:
         #: Where the watch reports what it does (the batch log's warning lines).
         self.say: Callable[[str], None] = logger.warning
         self._connected: dict[str, float] = {}  # job name -> when it last had a worker
+        self._replacements = 0
         self._seen_worker = False
         self._without_workers_since = time.monotonic()
         self._lock = threading.Lock()
@@ -191,12 +192,15 @@ class Workers:
 
         async def replace() -> None:  # in the cluster's event loop, which owns these dicts
             for name in ended:
-                cluster.worker_spec.pop(name, None)
+                spec = cluster.worker_spec.pop(name, None)
                 job = cluster.workers.pop(name, None)
                 if job is not None:  # make sure it is gone (cancelling an ended job is a no-op)
                     with contextlib.suppress(Exception):
                         await job.close()
-            cluster.scale(jobs=self.shape.jobs)
+                if spec is not None:  # under a new name: the cluster would close a job of the
+                    self._replacements += 1  # old one once its lost worker timed out
+                    cluster.worker_spec[f"{name}-r{self._replacements}"] = spec
+            cluster.scale(jobs=self.shape.jobs)  # starts the jobs of the new names
 
         cluster.loop.add_callback(replace)
         for name, job in jobs.items():

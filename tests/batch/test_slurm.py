@@ -73,11 +73,14 @@ def test_four_samples_through_slurm_equal_the_local_cluster_run(slurm, sample_ba
         watcher.join()
     assert code == 0
     assert seen, "no job was ever listed by squeue"
+    deadline = time.monotonic() + 120
+    while queued_jobs(slurm):  # cancelled jobs are listed until their processes are gone
+        assert time.monotonic() < deadline, "the batch left jobs behind"
+        time.sleep(0.5)
     for job in seen:  # the scheduler kept a record of each job after it ended
         state = slurm.run("scontrol", "show", "job", job).stdout
         assert "JobName=emseq-worker" in state and "Partition=debug" in state
         assert re.search(r"JobState=(COMPLETED|CANCELLED)", state), state
-    assert queued_jobs(slurm) == set(), "the batch left jobs behind"
     local_run(sheet, tmp_path / "local")
     assert_same_matrices(output, tmp_path / "local")
     report = pd.read_csv(output / "batch_report.tsv", sep="\t")
@@ -207,3 +210,30 @@ def test_jobs_pending_beyond_the_start_timeout_end_the_run(slurm, sample_bams, t
         assert queued_jobs(slurm) == {holder}  # the batch's own pending job was cancelled
     finally:
         slurm.run("scancel", holder)
+
+
+def test_the_driver_runs_inside_a_slurm_job_and_its_out_file_fills(slurm, sample_bams,
+                                                                   tmp_path):
+    """The README's recipe: the driver as a job of its own, which submits the worker jobs."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", sample_bams[0]), ("S2", sample_bams[1])])
+    output = tmp_path / "out"
+    driver_log = tmp_path / "driver.out"
+    command = " ".join([sys.executable, "-m", "emseq", "batch", str(sheet), "-t",
+                        str(DEMO_TRANSCRIPTS), "-o", str(output), "--jobs", "1",
+                        *[a for a in JOB if a != "-q"]])
+    submitted = slurm.run("sbatch", "--parsable", "-c", "1", "--mem", "2G", "-o",
+                          str(driver_log), "--export", f"ALL,PYTHONPATH={ROOT}", "--wrap",
+                          command)
+    driver = submitted.stdout.strip()
+    deadline = time.monotonic() + 300
+    while driver in queued_jobs(slurm):
+        assert time.monotonic() < deadline, slurm.log_tail()
+        time.sleep(0.5)
+    state = slurm.run("scontrol", "show", "job", driver).stdout
+    text = driver_log.read_text()
+    assert "JobState=COMPLETED" in state and "ExitCode=0:0" in state, text
+    for sample in ("S1", "S2"):
+        assert re.search(rf"INFO {sample}: started, worker \S+, job (?!{driver}\b)\d+", text)
+        assert re.search(rf"INFO {sample}: done in [\d.]+ s", text), text
+    local_run(sheet, tmp_path / "local")
+    assert_same_matrices(output, tmp_path / "local")

@@ -31,30 +31,42 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the inputs of every case")
     args = parser.parse_args(argv)
 
+    seen: list = []
+
     def report(outcome):
+        seen.append(outcome)
         if outcome.kind not in ("clean", "accepted"):
             print(outcome.line(), flush=True)
+        if args.tsv and len(seen) % 50 == 0:  # counts so far, should the campaign be stopped
+            _write_counts(args.tsv, seen, partial=True)
 
     with tempfile.TemporaryDirectory(prefix="emseq-fuzz-") as tmp:
         work = Path(tmp) if not args.keep else Path(tempfile.mkdtemp(prefix="emseq-fuzz-"))
         outcomes = run_campaign(args.cases, seed=args.seed, work=work, emseq_path=args.emseq,
                                 jobs=args.jobs, timeout=args.timeout, first=args.first,
                                 families=args.family, keep=args.keep, on_outcome=report)
+    text = _write_counts(args.tsv, outcomes, partial=False)
+    print(text, end="")
     counts = summarize(outcomes)
-    print("\t".join(counts))
-    print("\t".join(str(v) for v in counts.values()))
+    bad = sum(counts[k] for k in ("crash", "hang", "silent", "messy"))
+    return 1 if bad else 0
+
+
+def _write_counts(path: Path | None, outcomes: list, partial: bool) -> str:
+    """The counts by outcome, then by family, as TSV (written to ``path`` if given)."""
+    counts = summarize(outcomes)
     by_family: dict[str, Counter] = defaultdict(Counter)
     for o in outcomes:
         by_family[o.case.family][o.kind] += 1
     rows = ["family\t" + "\t".join(OUTCOMES)]
     for family in sorted(by_family):
         rows.append(family + "\t" + "\t".join(str(by_family[family][k]) for k in OUTCOMES))
-    print("\n".join(rows))
-    if args.tsv:
-        args.tsv.write_text("\t".join(counts) + "\n" + "\t".join(map(str, counts.values()))
-                            + "\n\n" + "\n".join(rows) + "\n")
-    bad = sum(counts[k] for k in ("crash", "hang", "silent", "messy"))
-    return 1 if bad else 0
+    text = ("\t".join(counts) + "\n" + "\t".join(map(str, counts.values())) + "\n\n"
+            + "\n".join(rows) + "\n" + ("(partial: the campaign was still running)\n"
+                                         if partial else ""))
+    if path is not None:
+        path.write_text(text)
+    return text
 
 
 if __name__ == "__main__":
