@@ -155,7 +155,7 @@ def expected_pass(const uint8_t[::1] seq,              # IN  all transcripts, AS
     ``counts[t] / bias_sum[t]`` at the end. A transcript shorter than every representative
     length counts as one fragment covering it.
 
-    With ``want_tables``, row ``rows[t]`` of ``gc_hist`` also receives the transcript's
+    With ``want_tables``, row ``rows[t]`` of ``gc_hist`` (when it has rows) also receives the transcript's
     fragment positions per GC bin weighted by the sequence and positional factors (so that
     ``bias_sum[t] = gc_hist[rows[t]] @ gc``), and of ``pos_hist`` its positions per positional
     bin weighted by the GC and sequence factors: the GC and positional factors can then be
@@ -307,9 +307,10 @@ cdef void _expected_block(const uint8_t *seq, const int64_t *offsets, const doub
             exp_gc[g] += rt * tgc[g]
         for pb in range(P):
             exp_pos[c * P + pb] += rt * tpos[pb]
-        if rows[t] >= 0 and gc_hist != NULL and pos_hist != NULL:
+        if rows[t] >= 0 and gc_hist != NULL:
             for g in range(G):
                 gc_hist[rows[t] * G + g] = tgc[g]
+        if rows[t] >= 0 and pos_hist != NULL:
             for pb in range(P):
                 pos_hist[rows[t] * P + pb] = tpos[pb]
         if use_seq:

@@ -266,47 +266,67 @@ def _ratio(obs: np.ndarray, exp: np.ndarray, prior: float, max_ratio: float,
     return np.clip(ratio, 1.0 / max_ratio, max_ratio)
 
 
-def _fit_gc(obs: np.ndarray, hist: np.ndarray, counts: np.ndarray, gc: np.ndarray,
-            prior: float, cap: float, max_iter: int = 500,
-            tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
-    """The GC weights given the other factors, to convergence.
+def _fit_factor(obs: np.ndarray, weights: np.ndarray, expected, axis: int | None,
+                prior: float, cap: float, max_iter: int = 500,
+                tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """One factor's weights given the others, to convergence.
 
-    ``hist[t] @ gc`` is transcript ``t``'s sum of bias weights, so the expected GC
-    distribution is ``hist.T @ (counts / (hist @ gc))`` without a pass over the positions;
-    iterating ``gc = observed / expected`` resolves the confounding of GC with the
-    abundances (transcripts differ in GC more than their fragments do) that a single
-    update per pass leaves half done.
+    ``expected(weights)`` is the factor's expected distribution under ``weights`` computed
+    from per-transcript histograms (no pass over the positions); iterating
+    ``weights = observed / expected`` resolves the confounding of GC (or position) with the
+    abundances — transcripts differ in GC more than their fragments do — that a single update
+    per pass leaves half done.
     """
     exp = np.zeros_like(obs)
     for _ in range(max_iter):
-        bs = hist @ gc
-        rate = np.divide(counts, bs, out=np.zeros_like(bs), where=bs > 0)
-        exp = hist.T @ rate
-        new = _ratio(obs, exp, prior, cap, None)
-        done = np.max(np.abs(np.log(new) - np.log(gc))) < tol
-        gc = new
+        exp = expected(weights)
+        new = _ratio(obs, exp, prior, cap, axis)
+        done = np.max(np.abs(np.log(new) - np.log(weights))) < tol
+        weights = new
         if done:
             break
-    return gc, exp
+    return weights, exp
 
 
-def _fit_positional(obs: np.ndarray, hist: np.ndarray, tx_class: np.ndarray,
-                    counts: np.ndarray, pos: np.ndarray, prior: float, cap: float,
-                    max_iter: int = 500, tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
-    """The positional weights given the other factors, to convergence (as :func:`_fit_gc`,
-    each transcript's positions weighted by its length class's curve)."""
-    exp = np.zeros_like(obs)
-    for _ in range(max_iter):
+def _expected_gc(hist: np.ndarray, counts: np.ndarray):
+    """``gc -> hist.T @ (counts / (hist @ gc))``: ``hist[t] @ gc`` is transcript ``t``'s sum of
+    bias weights (``hist`` its positions per GC bin, weighted by the other factors)."""
+    def expected(gc: np.ndarray) -> np.ndarray:
+        bs = hist @ gc
+        return hist.T @ np.divide(counts, bs, out=np.zeros_like(bs), where=bs > 0)
+    return expected
+
+
+def _expected_positional(hist: np.ndarray, tx_class: np.ndarray, counts: np.ndarray,
+                         shape: tuple[int, int]):
+    """As :func:`_expected_gc`, each transcript's positions weighted by its length class's
+    curve and summed into that class's row."""
+    def expected(pos: np.ndarray) -> np.ndarray:
         bs = np.einsum("tb,tb->t", hist, pos[tx_class])
         rate = np.divide(counts, bs, out=np.zeros_like(bs), where=bs > 0)
-        exp = np.zeros_like(obs)
+        exp = np.zeros(shape)
         np.add.at(exp, tx_class, hist * rate[:, None])
-        new = _ratio(obs, exp, prior, cap, 1)
-        done = np.max(np.abs(np.log(new) - np.log(pos))) < tol
-        pos = new
-        if done:
-            break
-    return pos, exp
+        return exp
+    return expected
+
+
+def _kernel_inputs(index: TranscriptIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sequences and offsets as the kernels take them, and the transcript blocks."""
+    seq = np.ascontiguousarray(index.sequence_buffer, dtype=np.uint8)
+    offsets = np.ascontiguousarray(index.offsets, dtype=np.int64)
+    return seq, offsets, _bias.block_bounds(offsets, max(1, min(32, len(index))))
+
+
+def _observe(seq: np.ndarray, offsets: np.ndarray, sample: AlignmentSample,
+             weight: np.ndarray, lengths: np.ndarray, mass: np.ndarray, upper: np.ndarray,
+             gc_obs: np.ndarray, seq5_obs: np.ndarray, seq3_obs: np.ndarray,
+             pos_obs: np.ndarray) -> None:
+    """Add the sampled alignments, weighted, to the observed tables (:func:`_bias.observed`)."""
+    _bias.observed(seq, offsets, np.ascontiguousarray(sample.tids, dtype=np.int32),
+                   np.ascontiguousarray(sample.lo, dtype=np.int64),
+                   np.ascontiguousarray(sample.span, dtype=np.int64),
+                   np.ascontiguousarray(sample.kind, dtype=np.uint8), weight, lengths, mass,
+                   upper, gc_obs, seq5_obs, seq3_obs, pos_obs)
 
 
 def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads: np.ndarray,
@@ -347,8 +367,7 @@ def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads
                    "bias correction skipped: %d fragments were sampled, at least %d are "
                    "needed to learn the bias models", n, options.min_fragments)
         return None, efflen
-    seq = np.ascontiguousarray(index.sequence_buffer, dtype=np.uint8)
-    offsets = np.ascontiguousarray(index.offsets, dtype=np.int64)
+    seq, offsets, blocks = _kernel_inputs(index)
     lengths, mass = representative_lengths(fld, options.n_lengths)
     upper = np.asarray(options.length_classes, dtype=np.int64)
     n_classes = upper.size + 1
@@ -360,15 +379,11 @@ def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads
     seq5_obs = np.zeros((W, 5, 4))
     seq3_obs = np.zeros((W, 5, 4))
     pos_obs = np.zeros((n_classes, P))
-    _bias.observed(seq, offsets, np.ascontiguousarray(sample.tids, dtype=np.int32),
-                   np.ascontiguousarray(sample.lo, dtype=np.int64),
-                   np.ascontiguousarray(sample.span, dtype=np.int64),
-                   np.ascontiguousarray(sample.kind, dtype=np.uint8), weight, lengths, mass,
-                   upper, gc_obs, seq5_obs, seq3_obs, pos_obs)
+    _observe(seq, offsets, sample, weight, lengths, mass, upper, gc_obs, seq5_obs, seq3_obs,
+             pos_obs)
 
     counts = np.ascontiguousarray(num_reads, dtype=np.float64)
     n_tx = len(index)
-    blocks = _bias.block_bounds(offsets, max(1, min(32, n_tx)))
     nb = blocks.size - 1
     gc = np.ones(G)
     log5 = np.zeros((W, 5, 4))
@@ -384,9 +399,12 @@ def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads
     rows = np.full(n_tx, -1, dtype=np.int64)
     expressed = np.flatnonzero(counts > 0)
     rows[expressed] = np.arange(expressed.size)
-    gc_hist = np.zeros((expressed.size, G))
-    pos_hist = np.zeros((expressed.size, P))
+    # per-transcript histograms, only for the factors fitted from them
+    gc_hist = np.zeros((expressed.size if options.gc else 0, G))
+    pos_hist = np.zeros((expressed.size if options.pos else 0, P))
     tx_class = np.searchsorted(upper, np.asarray(index.lengths)[expressed], side="right")
+    expected_gc = _expected_gc(gc_hist, counts[expressed])
+    expected_pos = _expected_positional(pos_hist, tx_class, counts[expressed], pos.shape)
     totals = None
     for _ in range(options.rounds):
         _bias.expected_pass(seq, offsets, counts, lengths, mass, gc, log5, log3, pos, upper,
@@ -397,10 +415,9 @@ def learn_bias(index: TranscriptIndex, sample: AlignmentSample | None, num_reads
             log5 = np.log(_ratio(seq5_obs, totals[1], prior, cap, 2))
             log3 = np.log(_ratio(seq3_obs, totals[2], prior, cap, 2))
         if options.pos:
-            pos, totals[3] = _fit_positional(pos_obs, pos_hist, tx_class, counts[expressed],
-                                             pos, prior, cap)
+            pos, totals[3] = _fit_factor(pos_obs, pos, expected_pos, 1, prior, cap)
         if options.gc:
-            gc, totals[0] = _fit_gc(gc_obs, gc_hist, counts[expressed], gc, prior, cap)
+            gc, totals[0] = _fit_factor(gc_obs, gc, expected_gc, None, prior, cap)
     # the effective lengths with the final weights (no expected tables needed); transcripts
     # without fragments in the first EM keep their effective length (an EM cannot give them
     # fragments back, and skipping them keeps the pass proportional to what is expressed)
@@ -442,21 +459,16 @@ def gc_departure(index: TranscriptIndex, sample: AlignmentSample | None,
     """
     if index.sequence_buffer is None or sample is None or sample.n_fragments < 1000:
         return None
-    seq = np.ascontiguousarray(index.sequence_buffer, dtype=np.uint8)
-    offsets = np.ascontiguousarray(index.offsets, dtype=np.int64)
+    seq, offsets, blocks = _kernel_inputs(index)
     lengths, mass = representative_lengths(fld, 2)
     upper = np.zeros(0, dtype=np.int64)
     W = _bias.CONTEXT_WIDTH
     weight = _posteriors(sample, np.asarray(num_reads, float), np.asarray(efflen, float))
     obs = np.zeros(gc_bins)
-    _bias.observed(seq, offsets, np.ascontiguousarray(sample.tids, dtype=np.int32),
-                   np.ascontiguousarray(sample.lo, dtype=np.int64),
-                   np.ascontiguousarray(sample.span, dtype=np.int64),
-                   np.ascontiguousarray(sample.kind, dtype=np.uint8), weight, lengths, mass,
-                   upper, obs, np.zeros((W, 5, 4)), np.zeros((W, 5, 4)), np.zeros((1, 1)))
+    _observe(seq, offsets, sample, weight, lengths, mass, upper, obs, np.zeros((W, 5, 4)),
+             np.zeros((W, 5, 4)), np.zeros((1, 1)))
     counts = np.ascontiguousarray(num_reads, dtype=np.float64)
     n_tx = len(index)
-    blocks = _bias.block_bounds(offsets, max(1, min(32, n_tx)))
     nb = blocks.size - 1
     exp = np.zeros((nb, gc_bins))
     _bias.expected_pass(seq, offsets, counts, lengths, mass, np.ones(gc_bins),
