@@ -10,8 +10,8 @@ For each simulated sample (``benchmarks/simulate_reads.py`` output: ``aligned.ba
 Scored, per kind of replicate, over transcripts whose true count is >= 5: the share whose
 true count lies inside the central 50 %, 80 % and 95 % interval of the replicates
 (percentiles), overall and binned by expression (true count) and by ambiguity (the share of
-the transcript's estimated fragments that sit in classes of more than one transcript, from
-emseq's classes); transcripts with >= 10 estimated reads and zero spread; median coefficient
+the fragments compatible with the transcript that sit in classes of more than one transcript,
+from emseq's classes); transcripts with >= 10 estimated reads and zero spread; median coefficient
 of variation (estimate >= 10 reads).
 
 Two truths are scored. ``expected``: the mean count the simulation drew from,
@@ -83,14 +83,17 @@ def run_salmon(sim: Path, out: Path, option: str, n: int, threads: int) -> tuple
 
 
 def ambiguity(result) -> np.ndarray:
-    """Share of each transcript's estimated fragments in multi-transcript classes."""
+    """Share of the fragments compatible with each transcript that sit in classes of more than
+    one transcript (from the classes, not the estimate: a transcript whose fragments are all
+    shared with a sibling is fully ambiguous even where the EM estimate set it to zero)."""
     eq = result.eq_classes
     sizes = np.diff(eq.offsets)
-    single = sizes == 1
-    unique = np.bincount(eq.tids[eq.offsets[:-1][single]], weights=eq.counts[single],
-                         minlength=len(result.names))
-    est = result.abundances["NumReads"].to_numpy()
-    return np.clip(1.0 - np.divide(unique, est, out=np.ones_like(est), where=est > 0), 0, 1)
+    n_tx = len(result.names)
+    class_counts = np.repeat(eq.counts, sizes)
+    compatible = np.bincount(eq.tids, weights=class_counts, minlength=n_tx)
+    unique = np.bincount(eq.tids, weights=class_counts * np.repeat(sizes == 1, sizes),
+                         minlength=n_tx)
+    return 1.0 - np.divide(unique, compatible, out=np.ones(n_tx), where=compatible > 0)
 
 
 def score(reps: np.ndarray, truth: np.ndarray, est: np.ndarray, amb: np.ndarray) -> dict:

@@ -513,7 +513,7 @@ def quantify(alignments: str | os.PathLike[str],
             logger.info("%d bootstrap replicates", num_bootstraps)
         elif num_gibbs_samples:
             boots = gibbs(classes, efflen, num_reads, num_gibbs_samples,
-                          thinning=thinning_factor, prior=vb_prior, seed=seed)
+                          thinning=thinning_factor, seed=seed)
             logger.info("%d Gibbs samples (thinning %d)", num_gibbs_samples, thinning_factor)
         genes = gene_table(abundances, gene_map) if gene_map is not None else None
         stats = classes.stats

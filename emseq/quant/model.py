@@ -242,10 +242,36 @@ def estimate(classes: EqClasses, efflen: np.ndarray, options: EMOptions, *,
     return num_reads, monitor
 
 
+#: Gamma shape of each transcript's rate in the Gibbs sampler (see :func:`gibbs`).
+GIBBS_PRIOR = 1.0
+#: Weight of the full-data estimate in each bootstrap replicate's start (see :func:`bootstrap`).
+BOOTSTRAP_START_WEIGHT = 0.5
+
+
+def _blended_start(start: np.ndarray, efflen: np.ndarray, active: np.ndarray,
+                   start_weight: float) -> np.ndarray:
+    """Expected counts ``w * start + (1 - w) * flat``, both summing to ``start``'s total.
+
+    ``flat`` gives every active transcript the same rate per nucleotide of effective length,
+    inactive ones (in no class) zero. A chain or an EM started there can reach a transcript
+    that ``start`` set to zero; started at ``start`` alone (``w = 1``) it cannot.
+    """
+    start = np.maximum(np.asarray(start, dtype=np.float64), 0.0)
+    total = start.sum()
+    flat = np.where(active, efflen, 0.0)
+    if flat.sum() > 0:
+        flat *= (total if total > 0 else 1.0) / flat.sum()
+    return start_weight * start + (1.0 - start_weight) * flat
+
+
 def bootstrap(classes: EqClasses, efflen: np.ndarray, options: EMOptions, n: int, *,
-              start: np.ndarray, seed: int = 0, n_threads: int = 1) -> np.ndarray:
+              start: np.ndarray, start_weight: float = BOOTSTRAP_START_WEIGHT, seed: int = 0,
+              n_threads: int = 1) -> np.ndarray:
     """``n`` bootstrap replicates: class counts resampled (multinomial), EM re-run each time.
 
+    Each replicate's EM starts from ``start_weight * start + (1 - start_weight) * flat``
+    (:func:`_blended_start`): from ``start`` alone, a transcript the full-data estimate set to
+    zero stays zero in every replicate, since EM's multiplicative update cannot leave zero.
     Replicates run in parallel threads (the kernel releases the GIL), one kernel thread each.
 
     Returns
@@ -255,6 +281,8 @@ def bootstrap(classes: EqClasses, efflen: np.ndarray, options: EMOptions, n: int
     total = int(round(classes.counts.sum()))
     p = classes.counts / classes.counts.sum()
     seeds = np.random.SeedSequence(seed).spawn(n)
+    active = np.bincount(classes.tids, minlength=efflen.shape[0]) > 0
+    start = _blended_start(start, np.asarray(efflen, dtype=np.float64), active, start_weight)
     single = EMOptions(**{**options.__dict__, "n_threads": 1})
 
     def one(i: int) -> np.ndarray:
@@ -271,8 +299,8 @@ def bootstrap(classes: EqClasses, efflen: np.ndarray, options: EMOptions, n: int
 
 
 def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
-          thinning: int = 16, prior: float = 0.01, beta: float = 0.1,
-          burn_in: int | None = None, seed: int = 0) -> np.ndarray:
+          thinning: int = 16, prior: float = GIBBS_PRIOR, beta: float = 0.1,
+          burn_in: int | None = None, start_weight: float = 0.0, seed: int = 0) -> np.ndarray:
     """Posterior samples of expected fragment counts by Gibbs sampling over the classes.
 
     Salmon's sampler: each sweep
@@ -282,12 +310,26 @@ def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
     2. draws each transcript's per-nucleotide rate from its posterior given the counts,
        ``mu_t ~ Gamma(prior + count_t, 1 / (beta + efflen_t))``.
 
-    Every ``thinning`` sweeps (after ``burn_in`` sweeps, default ``thinning``), the sample kept
-    is the abundance itself, ``mu_t * efflen_t`` scaled to the total count, not the integer
-    assignment of step 1: a transcript whose fragments are all unambiguous has a fixed
+    Every ``thinning`` sweeps (after ``burn_in`` sweeps, default ``4 * thinning``), the sample
+    kept is the abundance itself, ``mu_t * efflen_t`` scaled to the total count, not the
+    integer assignment of step 1: a transcript whose fragments are all unambiguous has a fixed
     assignment, and its spread comes only from step 2 (Poisson-like, ``sd ≈ sqrt(count)``).
-    Reporting the assignments instead gives such transcripts zero spread, as if their
-    abundance were known exactly.
+
+    Two choices decide whether the intervals hold the truth where fragments are shared
+    (measured in ``benchmarks/bench_replicates.py``):
+
+    * ``prior`` is the Gibbs prior, not the VB one: a Gamma shape of 0.01 (Salmon's VB prior)
+      puts most of its mass next to zero, and a transcript whose fragments are all shared
+      with a sibling stays at zero in every draw although the data cannot tell the two
+      apart. A shape of 1 (an exponential prior on the rate) keeps zero possible without
+      making it absorbing; 0.1 covered the truth less often where fragments are shared.
+    * The chain starts flat (the same rate on every transcript that has a compatible
+      fragment), or from ``start_weight * start + (1 - start_weight) * flat``, not from the
+      EM estimate: EM's zeros are fixed points of the sweep above only when the chain starts
+      there.
+
+    Transcripts that no class names have no likelihood and stay at zero in every draw
+    (Salmon's inactive transcripts).
 
     Returns
     -------
@@ -302,9 +344,9 @@ def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
     sizes = np.diff(offsets)
     n_tx = efflen.shape[0]
     efflen = np.asarray(efflen, dtype=np.float64)
-    burn_in = thinning if burn_in is None else int(burn_in)
-    mu = np.maximum(np.asarray(start, dtype=np.float64), 0.0) / efflen
-    mu = np.where(mu > 0, mu, prior / (beta + efflen))
+    burn_in = 4 * thinning if burn_in is None else int(burn_in)
+    active = np.bincount(tids, minlength=n_tx) > 0
+    mu = _blended_start(start, efflen, active, start_weight) / efflen
     # entries grouped by their rank within the class: rank r of every class at once
     rank = np.arange(tids.size) - np.repeat(offsets[:-1], sizes)
     by_rank = [np.flatnonzero(rank == r) for r in range(int(sizes.max()) if sizes.size else 0)]
@@ -337,7 +379,7 @@ def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
             remaining_n[c] -= draw
             remaining_p[c] -= p[idx]
         tx_counts = fixed + np.bincount(tids, weights=assigned, minlength=n_tx)
-        mu = rng.gamma(prior + tx_counts, scale)
+        mu = np.where(active, rng.gamma(prior + tx_counts, scale), 0.0)
         sweep += 1
         if sweep > burn_in and (sweep - burn_in) % thinning == 0:
             abundance = mu * efflen

@@ -80,3 +80,40 @@ def test_gibbs_samples_sum_to_the_total_and_follow_the_seed():
     np.testing.assert_allclose(a.sum(axis=1), sim.classes.counts.sum())
     np.testing.assert_array_equal(a, gibbs(sim.classes, sim.efflen, est, 5, seed=1))
     assert not np.array_equal(a, gibbs(sim.classes, sim.efflen, est, 5, seed=2))
+
+
+def _identical_siblings(n_shared: int = 600, n_unique: int = 400):
+    """Transcripts 0 and 1 share every fragment (same sequence, same length); 2 has its own.
+
+    The data cannot split the shared fragments, so any split is as likely as the EM's; the EM
+    started from a point that gives transcript 1 nothing keeps it at zero.
+    """
+    from emseq.quant.bam import EqClasses
+
+    classes = EqClasses(offsets=np.array([0, 2, 3], np.int64),
+                        tids=np.array([0, 1, 2], np.int32),
+                        weights=np.ones(3), counts=np.array([n_shared, n_unique], float),
+                        fld_histogram=np.zeros(1), library={})
+    efflen = np.full(3, 1000.0)
+    stuck = np.array([n_shared, 0.0, n_unique])  # a fixed point of EM: 1 never revives
+    return classes, efflen, stuck
+
+
+def test_gibbs_explores_a_split_the_data_cannot_decide():
+    classes, efflen, stuck = _identical_siblings()
+    draws = gibbs(classes, efflen, stuck, 200, seed=4)
+    shared = draws[:, 0] + draws[:, 1]
+    np.testing.assert_allclose(shared + draws[:, 2], 1000.0)
+    # truths of 60/40 and 40/60 are both inside transcript 1's 95 % interval
+    low, high = np.quantile(draws[:, 1], [0.025, 0.975])
+    assert low < 0.4 * 600 and high > 0.6 * 600, (low, high)
+    assert np.mean(draws[:, 1] == 0) < 0.05
+    # the unique transcript keeps its Poisson-like spread
+    assert 0.7 < draws[:, 2].std() / np.sqrt(400) < 1.3
+
+
+def test_bootstrap_does_not_keep_the_estimates_zeros():
+    classes, efflen, stuck = _identical_siblings()
+    reps = bootstrap(classes, efflen, EMOptions(vb=False), 20, start=stuck, seed=4)
+    assert np.all(reps[:, 1] > 0.1 * 600)
+    np.testing.assert_allclose(reps.sum(axis=1), 1000.0)
