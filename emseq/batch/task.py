@@ -23,9 +23,9 @@ from typing import Any, Mapping
 
 from .. import __version__
 from ..errors import EmseqError
-from ..io.atomic import STAGING_PATTERN, atomic_write, remove_stale_lock
+from ..io.atomic import STAGING_PATTERN, atomic_write, claim_output, remove_stale_lock
 from .log import sample_log
-from .plan import MANIFEST_NAME, manifest
+from .plan import MANIFEST_NAME, is_complete, manifest
 
 __all__ = ["START_TOPIC", "WRITE_OPTIONS", "remove_stale_staging", "run_sample"]
 
@@ -170,23 +170,32 @@ def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], 
     """
     sample = row["sample"]
     final = Path(output) / sample
-    started = time.perf_counter()
-    record: dict[str, Any] = {"sample": sample, "status": "ok", "error": ""}
-    where = _announce_start(sample)
-    memory = _PeakMemory()
-    try:
-        with sample_log(output, sample, where):
-            record.update(_run_engine(engine, row, options, threads, final))
-    except EmseqError as exc:
-        record.update(status="failed", error=(str(exc).splitlines() or [type(exc).__name__])[0],
-                      exit_code=exc.exit_code)
-    finally:
-        memory.stop()
-    record["seconds"] = round(time.perf_counter() - started, 3)
-    record["peak_memory_mb"] = round(memory.peak_bytes / 2**20, 1)
-    if record["status"] == "ok":
-        written = manifest(engine, row, options)
-        written.update(emseq_version=__version__, stats=record)
-        with atomic_write(final / MANIFEST_NAME) as handle:
-            json.dump(written, handle, indent=2, default=str)
+    expected = manifest(engine, row, options)
+    # The sample's folder is claimed for the whole task, waiting for a copy of this task that
+    # holds it (Dask may run a task twice at once: a worker it took for lost is still running):
+    # once that copy has finished the sample, its result is this task's.
+    with claim_output(final, force=True, wait=True):
+        if is_complete(final, expected):
+            recorded = json.loads((final / MANIFEST_NAME).read_text())["stats"]
+            logger.info("%s: finished meanwhile by another copy of its task", sample)
+            return {**recorded, "duplicate": True}
+        started = time.perf_counter()
+        record: dict[str, Any] = {"sample": sample, "status": "ok", "error": ""}
+        where = _announce_start(sample)
+        memory = _PeakMemory()
+        try:
+            with sample_log(output, sample, where):
+                record.update(_run_engine(engine, row, options, threads, final))
+        except EmseqError as exc:
+            record.update(status="failed",
+                          error=(str(exc).splitlines() or [type(exc).__name__])[0],
+                          exit_code=exc.exit_code)
+        finally:
+            memory.stop()
+        record["seconds"] = round(time.perf_counter() - started, 3)
+        record["peak_memory_mb"] = round(memory.peak_bytes / 2**20, 1)
+        if record["status"] == "ok":
+            written = {**expected, "emseq_version": __version__, "stats": record}
+            with atomic_write(final / MANIFEST_NAME) as handle:
+                json.dump(written, handle, indent=2, default=str)
     return record

@@ -155,6 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # an emseq bug or an environment problem: still one line
         if args.debug:
             raise
+        if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+            # a full disk, a lost folder, a failing device: say which file
+            from ..io.atomic import final_path
+
+            print(f"{args._prog}: error: {exc.strerror}: {final_path(str(exc.filename))}",
+                  file=sys.stderr)
+            return 1
         print(f"{args._prog}: error: {type(exc).__name__}: {exc} (rerun with --debug for the "
               "traceback)", file=sys.stderr)
         return 1

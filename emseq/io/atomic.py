@@ -58,9 +58,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -
         with open(tmp, mode, **open_kwargs) as handle:
             yield handle
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a write to the open handle
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 
@@ -81,6 +83,14 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
     with atomic_write(path, newline="") as handle:
         frame.to_csv(handle, sep="\t", index=index, float_format=float_format,
                      lineterminator="\n")
+
+
+_STAGED = re.compile(r"\.([^/]+?)\.tmp-[^/]+")
+
+
+def final_path(path: str) -> str:
+    """``path`` with every staging folder in it (:func:`staging_name`) named as it will be."""
+    return _STAGED.sub(r"\1", path)
 
 
 def staging_name(name: str) -> str:
@@ -191,10 +201,11 @@ class OutputClaim:
         What the claim found, and so what committing does.
     """
 
-    def __init__(self, path: Path, force: bool, kind: str) -> None:
+    def __init__(self, path: Path, force: bool, kind: str, wait: bool = False) -> None:
         self.path = path
         self.force = force
         self.kind = kind
+        self.wait = wait
         self.existing = "absent"
         self.stage: Path | None = None
         self.committed = False
@@ -212,7 +223,7 @@ class OutputClaim:
                 raise OutputError(f"-o {self.path}: cannot write in {self.path.parent} "
                                   f"({exc.strerror})") from None
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 other = os.pread(fd, 64, 0).decode(errors="replace").strip()
                 os.close(fd)
@@ -341,14 +352,15 @@ def _key(path: Path) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def claim_output(path: str | os.PathLike[str], *, force: bool = False,
-                 kind: str = "dir") -> Iterator[OutputClaim]:
+                 kind: str = "dir", wait: bool = False) -> Iterator[OutputClaim]:
     """Take the output ``path`` for this run, before any computation (see module doc).
 
     Inside the block, :func:`atomic_output_dir` on the same path writes into the claim's
     stage and commits it; leaving the block releases the lock and removes what was not
     committed. ``kind="file"`` claims a single output file (the result is written with
     :func:`atomic_write` by the caller); ``kind="batch"`` keeps an earlier batch's folder to
-    continue it (``resume``) unless ``force``.
+    continue it (``resume``) unless ``force``. ``wait=True`` waits for another run that holds
+    ``path`` to end instead of failing (a batch task and its duplicate copy).
 
     Raises
     ------
@@ -356,7 +368,7 @@ def claim_output(path: str | os.PathLike[str], *, force: bool = False,
         The parent cannot be written, ``path`` is not empty (without ``force``), or another
         run holds it.
     """
-    claim = OutputClaim(Path(path), force, kind).open()
+    claim = OutputClaim(Path(path), force, kind, wait).open()
     _CLAIMS[_key(claim.path)] = claim
     try:
         yield claim

@@ -142,7 +142,9 @@ class QuantResult:
                     from .report import write_report
 
                     write_report(self, stage / "report.png")
-                except Exception as exc:  # a plot must never cost the user the numbers
+                except OSError:  # a full disk or a lost folder: the output is not whole
+                    raise
+                except Exception as exc:  # a drawing bug must never cost the user the numbers
                     logger.warning("could not draw report.png: %s", exc)
             pmf = self.fragment_length
             meta = {

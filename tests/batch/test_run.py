@@ -143,6 +143,32 @@ def test_killed_worker_sample_is_retried_and_written_once(client, sample_bams, t
         assert (output / sample / MANIFEST_NAME).is_file()
 
 
+def test_two_copies_of_one_task_at_once_give_one_result(client, sample_bams, tmp_path):
+    """Dask may run a task twice at once (a worker it took for lost is still running): the
+    second copy waits for the first and takes its result instead of failing on the lock."""
+    from emseq.batch.task import run_sample
+
+    output = tmp_path / "out"
+    output.mkdir()
+    row = {"sample": "S1", "bam": str(sample_bams[0])}
+    options = {"transcripts": str(DEMO_TRANSCRIPTS)}
+    workers = sorted(client.scheduler_info()["workers"])
+    copies = [client.submit(run_sample, "quant", row, options, str(output), key=f"copy-{i}",
+                            workers=[address], pure=False)
+              for i, address in enumerate(workers)]
+    records = client.gather(copies)
+    assert [r["status"] for r in records] == ["ok", "ok"], records
+    assert sorted(bool(r.get("duplicate")) for r in records) == [False, True], records
+    assert_no_staging_left(output)
+    expected = expected_counts({"S1": sample_bams[0]}, tmp_path / "one_by_one")
+    np.testing.assert_array_equal(merged_one(output / "S1"), expected["S1"].to_numpy())
+    assert json.loads((output / "S1" / MANIFEST_NAME).read_text())["stats"]["status"] == "ok"
+
+
+def merged_one(directory: Path) -> np.ndarray:
+    return pd.read_csv(directory / "quant.sf", sep="\t")["NumReads"].to_numpy()
+
+
 def test_resume_skips_complete_samples_and_redoes_changed_ones(client, sample_bams, tmp_path):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
