@@ -10,6 +10,8 @@ Background: an order-2 Markov model trained on real Drosophila sequence
 - ``2000x500`` (1 Mbp) ZOOPS (50 %);
 - the classic sets with MEME's default widths 8-50: crp0 (OOPS/ZOOPS/TCM, scored against its
   24 known CRP sites) and lex0 (is LexA the top motif?);
+- a few very long sequences: ``3x100000`` TCM (60 sites per sequence) beside ``300x1000`` TCM
+  (0.6 per sequence), the same letters and site density;
 - a scaling series of ZOOPS sets from 100 kbp to 1 Mbp (500 bp sequences) for the growth
   exponent of time with total length.
 
@@ -127,7 +129,8 @@ def run_case(case: dict) -> dict:
     rng = np.random.default_rng(case["seed"])
     cond = np.array(case["cond"])
     planted = plant(rng, pwm, case["n"], case["length"], model=case["plant"], cond=cond,
-                    zoops_fraction=case.get("fraction", 0.5), tcm_rate=1.0)
+                    zoops_fraction=case.get("fraction", 0.5),
+                    tcm_rate=case.get("fraction", 1.0) if case["plant"] == "tcm" else 1.0)
     with tempfile.TemporaryDirectory() as tmp:
         fasta = Path(tmp) / "set.fa"
         planted.write_fasta(fasta)
@@ -174,10 +177,14 @@ def main() -> None:
     plan = [
         ("20x200 oops", "oops", "oops", 20, 200, 0.5, small),
         ("20x200 zoops", "zoops", "zoops", 20, 200, 0.5, small),
-        ("20x200 tcm", "tcm", "tcm", 20, 200, 0.5, small),
+        ("20x200 tcm", "tcm", "tcm", 20, 200, 1.0, small),
         ("500x100 zoops", "zoops", "zoops", 500, 100, 0.7, small),
         ("2000x500 zoops", "zoops", "zoops", 2000, 500, 0.5, big),
     ]
+    # a few very long sequences (TCM, one site per ~1.7 kbp), against the same letters in
+    # 1 kbp sequences: near-linear means the two take about the same time
+    plan.append(("3x100000 tcm", "tcm", "tcm", 3, 100_000, 60.0, big))
+    plan.append(("300x1000 tcm", "tcm", "tcm", 300, 1000, 0.6, big))
     scaling = [("scale 200x500", 200), ("scale 500x500", 500), ("scale 1000x500", 1000)]
     for label, n in scaling:
         plan.append((label, "zoops", "zoops", n, 500, 0.5, big))

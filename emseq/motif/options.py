@@ -51,8 +51,8 @@ class SearchOptions:
         Threads the kernels may use (the search lowers it on small data).
     min_sites, max_sites : int or None
         Fewest and most sites of a motif (None: 2, and every candidate: the number of
-        sequences for ZOOPS, max(5 x sequences, 100) for TCM); OOPS always has one per
-        sequence.
+        sequences for ZOOPS, max(5 x sequences, 100) for TCM, a sequence longer than 500
+        counted as its 500-letter pieces); OOPS always has one per sequence.
     evt : float
         MEME's E-value threshold: the search stops at the first motif whose E-value exceeds
         it (that motif is not reported). Default: no limit, as MEME.

@@ -8,13 +8,14 @@ import pandas as pd
 
 from . import _kernels
 from .alphabet import LETTERS, EncodedSequences
-from .inputs import SearchInput
+from .inputs import TCM_CHUNK, SearchInput
 from .stats import log_evalue, site_pvalues
 from .windows import Windows, log_alignments, site_letters
 
 __all__ = ["candidate_sites", "select_sites", "sites_frame", "TCM_MIN_CANDIDATES"]
 
-#: TCM considers up to max(5 x sequences, this) candidate sites (MEME: 5 x sequences)
+#: TCM considers up to max(5 x sequences, this) candidate sites (MEME: 5 x sequences; a
+#: sequence longer than TCM_CHUNK counts as its pieces)
 TCM_MIN_CANDIDATES = 100
 
 
@@ -44,8 +45,10 @@ def candidate_sites(inp: SearchInput, data: EncodedSequences, win: Windows, thet
     if not opts.revcomp:
         rev[:] = -np.inf
     best = np.maximum(fwd, rev)
-    n_used = int((win.n_valid > 0).sum())
-    k = int(min(max(5 * n_used, TCM_MIN_CANDIDATES), np.isfinite(best).sum()))
+    # MEME's 5 per sequence, a long sequence counted as its TCM_CHUNK pieces (3 sequences of
+    # 100 kbp would otherwise cap 180 planted sites at 100)
+    pieces = int(np.ceil(data.lengths[win.n_valid > 0] / TCM_CHUNK).sum())
+    k = int(min(max(5 * pieces, TCM_MIN_CANDIDATES), np.isfinite(best).sum()))
     if k == 0:
         return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int8), np.zeros(0))
     cand = np.argpartition(-best, min(k * 3, len(best) - 1))[:min(k * 3, len(best))]

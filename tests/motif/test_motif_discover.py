@@ -207,6 +207,31 @@ def test_tcm_on_one_long_sequence():
     assert acc["sSn"] > 0.8 and acc["sPPV"] > 0.7, acc
 
 
+def test_tcm_on_a_few_very_long_sequences():
+    """300 kbp in 3 sequences: more than the scan set holds, so the starting points are
+    searched on a sample cut into pieces (the route of a few long sequences, near-linear:
+    ``benchmarks/bench_motif.py`` has the row)."""
+    rng = np.random.default_rng(7)
+    planted = plant(rng, JASPAR["MA0106.3"], 3, 100_000, model="tcm", tcm_rate=60)
+    r = discover(planted.sequences, mod="tcm", minw=12, maxw=20, n_threads=2)
+    assert pwm_correlation(r.motifs[0].pwm, planted.pwm) > 0.9
+    acc = site_accuracy(r.sites, planted.sites, dict.fromkeys(planted.names, 100_000))
+    assert acc["sSn"] > 0.6 and acc["sPPV"] > 0.8, acc
+
+
+def test_sparse_sites_in_long_sequences_are_found():
+    """189 CTCF sites in 400 sequences of 1 kbp: every seed alignment of the true sites is
+    less significant than a chance 2-site one (the seed's columns alone do not pay for the
+    alignments of 1 kbp), so the search keeps a start with many sites as well."""
+    rng = np.random.default_rng(5)
+    planted = plant(rng, JASPAR["MA0139.2"], 400, 1000, model="tcm", tcm_rate=0.5)
+    r = discover(planted.sequences, mod="zoops", minw=12, maxw=16, n_threads=2)
+    assert r.motifs[0].log10_e_value < -50, r.motifs[0].e_value_text
+    assert pwm_correlation(r.motifs[0].pwm, planted.pwm) > 0.9
+    acc = site_accuracy(r.sites, planted.sites, dict.fromkeys(planted.names, 1000))
+    assert acc["sSn"] > 0.6 and acc["sPPV"] > 0.9, acc
+
+
 def test_nsites_fixes_the_number_of_sites():
     from pathlib import Path
 
