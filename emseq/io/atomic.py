@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import gzip
 import os
 import re
 import shutil
@@ -64,6 +65,18 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -
         if isinstance(exc, OSError) and exc.filename is None:  # a write to the open handle
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
+
+
+#: zlib's default level: level 9 (Python's default) took 11x the time for 1 % smaller files
+#: (30 replicates x 250k transcripts: 20.7 s against 1.9 s)
+GZIP_LEVEL = 6
+
+
+def write_gzip(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` gzipped to ``path``, atomically (no timestamp: the same bytes each run)."""
+    with atomic_write(path, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as gz:
+            gz.write(data)
 
 
 def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False,

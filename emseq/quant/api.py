@@ -23,7 +23,7 @@ from .. import __version__
 from .._progress import progress as _progress_bar
 from .._threads import resolve_threads
 from ..errors import InputError, UsageError
-from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
+from ..io.atomic import atomic_output_dir, atomic_write, write_gzip, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
 from .bias import BIAS_FILES, GC_HINT_SAMPLE, BiasOptions, resolve_bias
 from .gene_map import SNIFF_ROWS, gene_table, read_gtf_tx2gene, sniff_tx2gene
@@ -127,12 +127,9 @@ class QuantResult:
                 n_boot = int(self.bootstraps.shape[0])
                 boot = stage / "aux_info" / "bootstrap"
                 boot.mkdir()
-                with atomic_write(boot / "names.tsv.gz", "wb") as raw:
-                    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-                        gz.write(("\t".join(self.names) + "\n").encode())
-                with atomic_write(boot / "bootstraps.gz", "wb") as raw:
-                    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-                        gz.write(np.ascontiguousarray(self.bootstraps, dtype="<f8").tobytes())
+                write_gzip(boot / "names.tsv.gz", ("\t".join(self.names) + "\n").encode())
+                write_gzip(boot / "bootstraps.gz",
+                           np.ascontiguousarray(self.bootstraps, dtype="<f8").tobytes())
             if dump_eq:
                 self._write_eq(stage / "aux_info" / "eq_classes.txt")
             if self.bias is not None:

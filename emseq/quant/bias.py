@@ -36,7 +36,6 @@ on large transcriptomes), in a nogil kernel over blocks of transcripts (OpenMP).
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 from dataclasses import dataclass, field, replace
@@ -187,16 +186,14 @@ class BiasModel:
         base ``-`` for none); ``{obs,exp}_pos.gz``: ``length_class  upper_bound  bin  weight``.
         Weights are the (unnormalised) fragment weights summed per cell.
         """
-        from ..io.atomic import atomic_write
+        from ..io.atomic import write_gzip
 
         directory = Path(directory)
         gcx = np.linspace(0.0, 1.0, self.gc_obs.size)
         upper = list(self.options.length_classes) + ["inf"]
 
         def emit(name: str, lines: list[str]) -> None:
-            with atomic_write(directory / name, "wb") as raw:
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-                    gz.write(("\n".join(lines) + "\n").encode())
+            write_gzip(directory / name, ("\n".join(lines) + "\n").encode())
 
         for tag, table in (("obs", self.gc_obs), ("exp", self.gc_exp)):
             emit(f"{tag}_gc.gz", ["gc_fraction\tweight"]
