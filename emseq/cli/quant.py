@@ -6,6 +6,7 @@ import argparse
 import logging
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
                       **quantify_options(args))
     command = "emseq quant " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     # the output was claimed before computing (emseq.cli.main); --force replaces it here
+    started = time.perf_counter()
     result.write(output, dump_eq=args.dump_eq, report=args.report, command=command)
-    logger.info("wrote %s (%d fragments, %.1f%% mapped, %d classes)", output,
-                result.num_processed, 100 * result.mapping_rate, result.eq_classes.n_classes)
+    logger.info("wrote %s in %.2f s (%d fragments, %.1f%% mapped, %d classes)", output,
+                time.perf_counter() - started, result.num_processed, 100 * result.mapping_rate,
+                result.eq_classes.n_classes)
     return 0
 
 

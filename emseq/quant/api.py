@@ -88,6 +88,9 @@ class QuantResult:
     start_time: str = ""
     end_time: str = ""
     seconds: float = 0.0
+    #: wall seconds of each step: ``load`` (reference), ``read`` (alignments), ``em``, ``bias``
+    #: (models and the EM after them), ``replicates``, ``genes``
+    step_seconds: dict[str, float] = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
     #: ``index_seq_hash`` & co. of meta_info.json (see :mod:`emseq.quant.salmon_format`)
     index_hashes: dict[str, str] = field(default_factory=dict)
@@ -174,6 +177,7 @@ class QuantResult:
                 "start_time": self.start_time,
                 "end_time": self.end_time,
                 "seconds": self.seconds,
+                "step_seconds": self.step_seconds,
                 "stats": self.eq_classes.stats,
             }
             _write_json(stage / "aux_info" / "meta_info.json", meta)
@@ -443,6 +447,14 @@ def quantify(alignments: str | os.PathLike[str],
             handler.setLevel(max(level, effective))
         package_logger.setLevel(logging.INFO)
     package_logger.addHandler(collector)
+    steps: dict[str, float] = {}
+    lap_start = [started]
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        steps[step] = steps.get(step, 0.0) + now - lap_start[0]
+        lap_start[0] = now
+
     try:
         index = None
         if isinstance(transcripts, TranscriptIndex):
@@ -461,6 +473,7 @@ def quantify(alignments: str | os.PathLike[str],
             gene_map = read_gtf_tx2gene(gtf)
         elif tx2gene is not None:
             gene_map = dict(tx2gene) if isinstance(tx2gene, Mapping) else read_tx2gene(tx2gene)
+        lap("load")
         bar = _progress_bar(total=None, desc="records", unit="rec", unit_scale=True,
                             enabled=show_progress)
         try:
@@ -474,6 +487,7 @@ def quantify(alignments: str | os.PathLike[str],
                              else GC_HINT_SAMPLE if hint_gc else 0))
         finally:
             bar.close()
+        lap("read")
         from .model import (EMOptions, FragmentLengthModel, bootstrap, effective_lengths,
                             estimate, gibbs)
 
@@ -486,6 +500,7 @@ def quantify(alignments: str | os.PathLike[str],
         num_reads, monitor = estimate(classes, efflen, options)
         logger.info("%s: %d iterations, objective %.6f", monitor.name, monitor.n_iter,
                     monitor.history[-1] if monitor.history else float("nan"))
+        lap("em")
         bias_model = None
         if hint_gc:
             _hint_gc_bias(index, classes.sample, num_reads, efflen, fld, threads)
@@ -500,6 +515,7 @@ def quantify(alignments: str | os.PathLike[str],
                 logger.info("%s with bias-corrected effective lengths: %d iterations, "
                             "objective %.6f", monitor.name, monitor.n_iter,
                             monitor.history[-1] if monitor.history else float("nan"))
+        lap("bias")
         rate = num_reads / efflen
         tpm = 1e6 * rate / rate.sum() if rate.sum() > 0 else np.zeros_like(rate)
         abundances = pd.DataFrame({"Name": index.names, "Length": index.lengths,
@@ -514,7 +530,10 @@ def quantify(alignments: str | os.PathLike[str],
             boots = gibbs(classes, efflen, num_reads, num_gibbs_samples,
                           thinning=thinning_factor, seed=seed)
             logger.info("%d Gibbs samples (thinning %d)", num_gibbs_samples, thinning_factor)
+        lap("replicates")
         genes = gene_table(abundances, gene_map) if gene_map is not None else None
+        lap("genes")
+        logger.info("time: %s", ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()))
         stats = classes.stats
         processed = int(stats["num_processed"])
         mapped = int(stats["num_mapped"])
@@ -539,7 +558,7 @@ def quantify(alignments: str | os.PathLike[str],
             names=list(index.names),
             start_time=start_time,
             end_time=_dt.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Y"),
-            seconds=time.perf_counter() - started, log_lines=collector.lines,
+            seconds=time.perf_counter() - started, step_seconds=steps, log_lines=collector.lines,
             index_hashes=index_hashes(index))
     finally:
         package_logger.removeHandler(collector)
