@@ -3,9 +3,10 @@
 For each simulated sample (``benchmarks/simulate_reads.py`` output: ``aligned.bam``,
 ``transcripts.fa``, ``truth.tsv``), in one run:
 
-* emseq: the EM once, then ``R`` Gibbs samples and ``R`` bootstrap replicates from the same
-  equivalence classes (the sampler's own seconds are timed);
-* Salmon 1.10 alignment mode twice, ``--numGibbsSamples R`` and ``--numBootstraps R``.
+* emseq: the EM once, then ``R`` Gibbs samples (default thinning 64, and Salmon's 16) and
+  ``R`` bootstrap replicates from the same equivalence classes (the samplers' own seconds);
+* Salmon 1.10 alignment mode three times: ``--numGibbsSamples R`` (thinning 16, its
+  default, and 64) and ``--numBootstraps R``.
 
 Scored, per kind of replicate, over transcripts whose true count is >= 5: the share whose
 true count lies inside the central 50 %, 80 % and 95 % interval of the replicates
@@ -48,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from emseq.quant import quantify  # noqa: E402
-from emseq.quant.model import EMOptions, bootstrap, gibbs  # noqa: E402
+from emseq.quant.model import GIBBS_THINNING, EMOptions, bootstrap, gibbs  # noqa: E402
 
 LEVELS = (0.5, 0.8, 0.95)
 EXPRESSION_BINS = [5, 20, 100, 1000, np.inf]
@@ -72,9 +73,10 @@ def read_salmon_replicates(directory: Path, names: list[str]) -> np.ndarray:
     return pd.DataFrame(values, columns=order)[names].to_numpy()
 
 
-def run_salmon(sim: Path, out: Path, option: str, n: int, threads: int) -> tuple[np.ndarray, float]:
+def run_salmon(sim: Path, out: Path, options: list[str], threads: int
+               ) -> tuple[np.ndarray, float]:
     cmd = ["salmon", "quant", "-t", str(sim / "transcripts.fa"), "-l", "A", "-a",
-           str(sim / "aligned.bam"), "-p", str(threads), option, str(n), "-o", str(out), "-q"]
+           str(sim / "aligned.bam"), "-p", str(threads), *options, "-o", str(out), "-q"]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     seconds = time.perf_counter() - t0
@@ -136,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
                   "realized": truth["NumReads"].to_numpy(float)}
         amb = ambiguity(result)
         reps = {}
-        t0 = time.perf_counter()
-        reps["emseq gibbs"] = gibbs(result.eq_classes, efflen, est, R, seed=i)
-        seconds["emseq gibbs"] = seconds.get("emseq gibbs", 0) + time.perf_counter() - t0
+        for label, thinning in (("emseq gibbs", GIBBS_THINNING), ("emseq gibbs thinning 16", 16)):
+            t0 = time.perf_counter()
+            reps[label] = gibbs(result.eq_classes, efflen, est, R, thinning=thinning, seed=i)
+            seconds[label] = seconds.get(label, 0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         reps["emseq bootstrap"] = bootstrap(result.eq_classes, efflen,
                                             EMOptions(n_threads=1), R, start=est, seed=i,
@@ -146,10 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         seconds["emseq bootstrap"] = seconds.get("emseq bootstrap", 0) + time.perf_counter() - t0
         if use_salmon:
             with tempfile.TemporaryDirectory() as tmp:
-                for kind, option in (("gibbs", "--numGibbsSamples"),
-                                     ("bootstrap", "--numBootstraps")):
-                    reps[f"salmon {kind}"], s = run_salmon(sim, Path(tmp) / kind, option, R,
-                                                           args.threads)
+                for kind, options in (
+                        ("gibbs", ["--numGibbsSamples", str(R)]),
+                        ("gibbs thinning 64", ["--numGibbsSamples", str(R),
+                                               "--thinningFactor", str(GIBBS_THINNING)]),
+                        ("bootstrap", ["--numBootstraps", str(R)])):
+                    reps[f"salmon {kind}"], s = run_salmon(sim, Path(tmp) / kind.split()[0],
+                                                           options, args.threads)
                     seconds[f"salmon {kind} (whole run)"] = seconds.get(
                         f"salmon {kind} (whole run)", 0) + s
         for tool, r in reps.items():

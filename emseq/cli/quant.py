@@ -51,8 +51,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-gibbs-samples", "--numGibbsSamples", type=_types.int_range(0, 10**5), default=0,
                         metavar="N", help="posterior samples by collapsed Gibbs sampling "
                                           "(same layout as bootstraps)")
-    parser.add_argument("--thinning-factor", "--thinningFactor", type=_types.int_range(1, 10**4), default=16,
-                        help="Gibbs sweeps per kept sample")
+    parser.add_argument("--thinning-factor", "--thinningFactor", type=_types.int_range(1, 10**4),
+                        help="Gibbs sweeps per kept sample (default 64; Salmon's is 16, whose "
+                             "intervals are too narrow where transcripts share fragments)")
     parser.add_argument("--seed", type=_types.int_range(0, 2**32 - 1), default=0, help="seed of the bootstraps")
     parser.add_argument("--tx2gene", metavar="MAP",
                         help="two-column transcript-to-gene map (TSV); writes quant.genes.sf%(default).0s")

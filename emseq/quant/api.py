@@ -319,7 +319,7 @@ def quantify(alignments: str | os.PathLike[str],
              tx2gene: str | os.PathLike[str] | Mapping[str, str] | None = None,
              gtf: str | os.PathLike[str] | None = None,
              squarem: bool = True, num_bootstraps: int = 0, num_gibbs_samples: int = 0,
-             thinning_factor: int = 16, seed: int = 0,
+             thinning_factor: int | None = None, seed: int = 0,
              fld_mean: float = 250.0, fld_sd: float = 25.0, max_fraglen: int = 1000,
              seq_bias: bool | None = None, gc_bias: bool | None = None, pos_bias: bool = False,
              bias_options: BiasOptions | None = None,
@@ -362,7 +362,10 @@ def quantify(alignments: str | os.PathLike[str],
         Bootstrap replicates (class counts resampled, EM re-run).
     num_gibbs_samples : int, default=0
         Posterior samples by collapsed Gibbs sampling, one kept every ``thinning_factor``
-        sweeps (exclusive with ``num_bootstraps``).
+        sweeps (exclusive with ``num_bootstraps``). The default (None: 64,
+        ``model.GIBBS_THINNING``) is 4x Salmon's 16: the
+        chain mixes slowly between transcripts that share their fragments, and kept samples
+        16 sweeps apart gave intervals too narrow there (``benchmarks/bench_replicates.py``).
     fld_mean, fld_sd : float
         Normal prior of the fragment length distribution (the whole model for single-end).
     seq_bias, gc_bias : bool or None, default=None
@@ -413,6 +416,8 @@ def quantify(alignments: str | os.PathLike[str],
         raise UsageError("num_bootstraps and num_gibbs_samples must be >= 0")
     if num_bootstraps and num_gibbs_samples:
         raise UsageError("choose bootstraps or Gibbs samples, not both")
+    if thinning_factor is None:
+        from .model import GIBBS_THINNING as thinning_factor
     if thinning_factor < 1:
         raise UsageError(f"thinning_factor must be at least 1, got {thinning_factor}")
     if not (np.isfinite(fld_mean) and np.isfinite(fld_sd)) or fld_mean <= 0 or fld_sd <= 0:

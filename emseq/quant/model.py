@@ -244,6 +244,8 @@ def estimate(classes: EqClasses, efflen: np.ndarray, options: EMOptions, *,
 
 #: Gamma shape of each transcript's rate in the Gibbs sampler (see :func:`gibbs`).
 GIBBS_PRIOR = 1.0
+#: Sweeps per kept Gibbs sample (Salmon: 16; see :func:`gibbs` and ``quantify``).
+GIBBS_THINNING = 64
 #: Weight of the full-data estimate in each bootstrap replicate's start (see :func:`bootstrap`).
 BOOTSTRAP_START_WEIGHT = 0.5
 
@@ -299,7 +301,7 @@ def bootstrap(classes: EqClasses, efflen: np.ndarray, options: EMOptions, n: int
 
 
 def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
-          thinning: int = 16, prior: float = GIBBS_PRIOR, beta: float = 0.1,
+          thinning: int = GIBBS_THINNING, prior: float = GIBBS_PRIOR, beta: float = 0.1,
           burn_in: int | None = None, start_weight: float = 0.0, seed: int = 0) -> np.ndarray:
     """Posterior samples of expected fragment counts by Gibbs sampling over the classes.
 
