@@ -2,7 +2,8 @@
 
 Every ``emseq/**/_*.pyx`` is an extension module. One set of Cython directives applies to all
 of them; ``EMSEQ_BOUNDSCHECK=1`` turns bounds/wraparound/initialisation checks back on for
-debugging. Extensions that cimport pysam are compiled against pysam's headers and linked to its
+debugging. Extensions that cimport numpy.random link numpy's static ``libnpyrandom`` (its C
+distributions). Extensions that cimport pysam are compiled against pysam's headers and linked to its
 bundled htslib without an rpath (see ../shared/MEASURED.md): ``emseq`` imports pysam before
 importing such an extension so the already-loaded library satisfies the dependency.
 ``EMSEQ_ONLY=name1,name2`` builds only the modules whose dotted name contains one of the
@@ -59,9 +60,14 @@ def _extensions():
         options = {"include_dirs": [numpy.get_include()], "define_macros": [], "library_dirs": [],
                    "extra_link_args": list(OPENMP_LINK)}
         with open(source, encoding="utf-8") as handle:
-            if "pysam" in handle.read():
-                for key, value in _pysam_build_options().items():
-                    options[key] = options[key] + value
+            text = handle.read()
+        if "pysam" in text:
+            for key, value in _pysam_build_options().items():
+                options[key] = options[key] + value
+        if "numpy.random" in text:  # numpy's C distributions: its static libnpyrandom
+            options["library_dirs"].append(os.path.join(os.path.dirname(numpy.__file__),
+                                                        "random", "lib"))
+            options["libraries"] = ["npyrandom"]
         options["define_macros"].append(("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"))
         extensions.append(Extension(name, [source], extra_compile_args=list(EXTRA_COMPILE), **options))
     return extensions

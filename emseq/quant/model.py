@@ -308,9 +308,11 @@ def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
     Salmon's sampler: each sweep
 
     1. splits every class's count over its transcripts with a multinomial draw (as a chain
-       of binomials, vectorised across classes) in proportion to ``mu_t * weight``;
+       of binomials) in proportion to ``mu_t * weight``;
     2. draws each transcript's per-nucleotide rate from its posterior given the counts,
        ``mu_t ~ Gamma(prior + count_t, 1 / (beta + efflen_t))``.
+
+    The sweeps run in a nogil kernel (``_gibbs.sweeps``) on the seeded generator's bits.
 
     Every ``thinning`` sweeps (after ``burn_in`` sweeps, default ``4 * thinning``), the sample
     kept is the abundance itself, ``mu_t * efflen_t`` scaled to the total count, not the
@@ -339,52 +341,29 @@ def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
         Expected fragment counts per transcript, one row per kept sample (each row sums to
         the total class count).
     """
+    from . import _gibbs
+
     rng = np.random.default_rng(seed)
-    offsets, tids, weights = classes.offsets, classes.tids, classes.weights
+    offsets = np.ascontiguousarray(classes.offsets, dtype=np.int64)
+    tids = np.ascontiguousarray(classes.tids, dtype=np.int32)
     counts = np.rint(classes.counts).astype(np.int64)
     total_count = float(classes.counts.sum())
-    sizes = np.diff(offsets)
     n_tx = efflen.shape[0]
     efflen = np.asarray(efflen, dtype=np.float64)
     burn_in = 4 * thinning if burn_in is None else int(burn_in)
     active = np.bincount(tids, minlength=n_tx) > 0
-    mu = _blended_start(start, efflen, active, start_weight) / efflen
-    # entries grouped by their rank within the class: rank r of every class at once
-    rank = np.arange(tids.size) - np.repeat(offsets[:-1], sizes)
-    by_rank = [np.flatnonzero(rank == r) for r in range(int(sizes.max()) if sizes.size else 0)]
-    class_of = np.repeat(np.arange(sizes.size), sizes)
+    mu = np.ascontiguousarray(_blended_start(start, efflen, active, start_weight) / efflen)
     # classes of a single transcript: their assignment never changes
-    single = sizes == 1
+    single = np.diff(offsets) == 1
     fixed = np.bincount(tids[offsets[:-1][single]], weights=counts[single],
                         minlength=n_tx).astype(np.int64)
-    multi_rank = [idx[~single[class_of[idx]]] for idx in by_rank]
+    args = (offsets, tids, np.ascontiguousarray(classes.weights, dtype=np.float64), counts,
+            fixed, active.astype(np.uint8), 1.0 / (beta + efflen), float(prior), mu,
+            np.empty(n_tx, dtype=np.int64), rng.bit_generator)
+    _gibbs.sweeps(*args, burn_in)
     samples = np.empty((n, n_tx), dtype=np.float64)
-    kept = 0
-    sweep = 0
-    scale = 1.0 / (beta + efflen)
-    while kept < n:
-        p = mu[tids] * weights
-        remaining_p = np.bincount(class_of, weights=p, minlength=sizes.size)
-        remaining_n = counts.copy()
-        assigned = np.zeros(tids.size, dtype=np.int64)
-        for idx in multi_rank:
-            if not idx.size:
-                continue
-            c = class_of[idx]
-            last = rank[idx] == sizes[c] - 1
-            q = np.divide(p[idx], remaining_p[c], out=np.ones(idx.size),
-                          where=remaining_p[c] > 0)
-            q = np.clip(q, 0.0, 1.0)
-            q[last] = 1.0
-            draw = rng.binomial(remaining_n[c], q)
-            assigned[idx] = draw
-            remaining_n[c] -= draw
-            remaining_p[c] -= p[idx]
-        tx_counts = fixed + np.bincount(tids, weights=assigned, minlength=n_tx)
-        mu = np.where(active, rng.gamma(prior + tx_counts, scale), 0.0)
-        sweep += 1
-        if sweep > burn_in and (sweep - burn_in) % thinning == 0:
-            abundance = mu * efflen
-            samples[kept] = abundance * (total_count / abundance.sum())
-            kept += 1
+    for kept in range(n):
+        _gibbs.sweeps(*args, thinning)
+        abundance = mu * efflen
+        samples[kept] = abundance * (total_count / abundance.sum())
     return samples
