@@ -301,7 +301,8 @@ def dask_out_of_core(n: int, d: int, k: int, cov: str, iters: int, subset: int,
               f"end {load[0]:.2f}; file written in {write_s:.0f} s")
     table.to_csv(out.with_suffix(".tsv"), sep="\t", index=False, float_format="%.4g")
     with open(out.with_suffix(".md"), "w", encoding="utf-8") as handle:
-        handle.write(f"{header}\n\n{markdown(table.T.reset_index().rename(columns={'index': 'measure', 0: 'value'}))}\n")
+        pairs = table.T.reset_index().set_axis(["measure", "value"], axis=1)
+        handle.write(f"{header}\n\n{markdown(pairs)}\n")
     print(table.T.to_string())
 
 

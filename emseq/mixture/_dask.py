@@ -31,7 +31,6 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .._threads import available_cpus
 from ..errors import InputError, UsageError
 
 __all__ = ["INIT_SAMPLE_ROWS", "DaskProblem", "is_dask_array", "dask_client"]

@@ -479,6 +479,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.client is not None and self.scheduler is not None:
             raise UsageError("client and scheduler exclude each other; give one")
 
+    def _without_client(self) -> "GaussianMixture":
+        """A shallow copy with ``client=None``, to send to Dask workers (a ``Client`` does
+        not pickle)."""
+        model = copy.copy(self)
+        model.client = None
+        return model
+
     def __sklearn_clone__(self):
         """``clone`` deep-copies parameters; a ``distributed.Client`` cannot be copied and
         is a connection rather than state: the clone shares it."""
@@ -929,8 +936,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                              f"{self.n_features_in_} features as input")
         if len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
-        fitted = copy.copy(self)  # sent to the workers: without the client
-        fitted.client = None
+        fitted = self._without_client()
 
         def apply(block):
             return getattr(fitted, method)(np.asarray(block))
