@@ -471,15 +471,17 @@ def run_fit(args: argparse.Namespace, input_path: str) -> int:
         frame = pd.DataFrame(table.X, columns=table.names, copy=False)
         if args.scheduler and (len(ks) > 1 or len(covs) > 1):
             with open_client(scheduler=args.scheduler) as workers:
-                return _fit_and_write(args, ks, covs, frame, table, workers.client)
-        return _fit_and_write(args, ks, covs, frame, table, None)
+                return _fit_and_write(args, input_path, ks, covs, frame, table,
+                                      workers.client)
+        return _fit_and_write(args, input_path, ks, covs, frame, table, None)
     X, names = _lazy_input(args, input_path)
     with open_client(scheduler=args.scheduler, n_workers=args.workers) as workers:
-        return _fit_and_write(args, ks, covs, X, Table(np.empty((0, len(names))), names),
-                              workers.client)
+        return _fit_and_write(args, input_path, ks, covs, X,
+                              Table(np.empty((0, len(names))), names), workers.client)
 
 
-def _fit_and_write(args, ks: list[int], covs: list[str], X, table: Table, client) -> int:
+def _fit_and_write(args, input_path: str, ks: list[int], covs: list[str], X, table: Table,
+                   client) -> int:
     """Fit (or select) on ``X`` (a DataFrame, or a dask array fitted on ``client``) and
     write the outputs; ``table`` gives the feature names and the row identifiers."""
     from ..io.atomic import atomic_output_dir, write_tsv, write_tsv_parts
@@ -492,10 +494,10 @@ def _fit_and_write(args, ks: list[int], covs: list[str], X, table: Table, client
     names = table.names
     n, d = X.shape
     if n < max(ks):
-        raise InputError(f"{args.input[0]}: {n} rows for {max(ks)} components; need at "
+        raise InputError(f"{input_path}: {n} rows for {max(ks)} components; need at "
                          "least as many rows as components")
     if n < 2:
-        raise InputError(f"{args.input[0]}: 1 row; a mixture needs at least 2")
+        raise InputError(f"{input_path}: 1 row; a mixture needs at least 2")
     coords = _plot_coords(args.plot_columns, names) if d >= 2 else (0, 0)
     params = dict(tol=args.tol, max_iter=args.max_iter, n_init=args.n_init,
                   init_params=args.init, reg_covar=args.reg_covar, random_state=args.seed,

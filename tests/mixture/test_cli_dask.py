@@ -80,7 +80,7 @@ def test_nan_in_a_npy_on_dask_one_line_nothing_written(client, tmp_path, capsys)
     np.save(tmp_path / "x.npy", X)
     out = tmp_path / "o"
     assert main(["mixture", str(tmp_path / "x.npy"), "-k", "2", "--chunk-rows", "500",
-                 "--scheduler", client.scheduler.address, "-o", str(out)]) == 1
+                 "--scheduler", client.scheduler.address, "-o", str(out), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "NaN (row 1234, column 2)" in err[0], err
     assert not out.exists()
