@@ -329,9 +329,9 @@ def _row_ids(table: Table) -> tuple[str, object]:
     return table.id_name, table.ids
 
 
-def _assignments(table: Table, gm, frame: pd.DataFrame) -> pd.DataFrame:
+def _assignments(id_name: str, ids, gm, frame) -> pd.DataFrame:
+    """The rows of ``assignments.tsv`` for ``frame`` (whose rows ``ids`` name)."""
     proba = gm.predict_proba(frame)
-    id_name, ids = _row_ids(table)
     out = pd.DataFrame({id_name: ids, "component": proba.argmax(axis=1),
                         "log_likelihood": gm.score_samples(frame)})
     for k in range(proba.shape[1]):
@@ -360,13 +360,7 @@ def _chunk_assignments(X, gm, client):
     @dask.delayed(pure=True)
     def part(block, first_row):
         block = np.asarray(block)
-        proba = model.predict_proba(block)
-        out = pd.DataFrame({"row": np.arange(first_row, first_row + len(block)),
-                            "component": proba.argmax(axis=1),
-                            "log_likelihood": model.score_samples(block)})
-        for k in range(proba.shape[1]):
-            out[f"p_{k}"] = proba[:, k]
-        return out
+        return _assignments("row", np.arange(first_row, first_row + len(block)), model, block)
 
     model = gm._without_client()
     if len(X.chunks[1]) > 1:
@@ -435,11 +429,14 @@ def _on_dask(args: argparse.Namespace, input_path: str) -> bool:
     ``--chunk-rows``."""
     from ..io.arrays import is_zarr
 
-    lazy = is_zarr(input_path) or (Path(input_path).suffix == ".npy"
-                                   and bool(args.scheduler or args.workers))
-    if not lazy and (args.workers or args.chunk_rows):
+    array = is_zarr(input_path) or Path(input_path).suffix == ".npy"
+    lazy = is_zarr(input_path) or (array and bool(args.scheduler or args.workers))
+    if not array and (args.workers or args.chunk_rows):
         raise UsageError("--workers and --chunk-rows fit a .npy or zarr input on Dask "
                          f"chunks; {input_path} is a text table, read in memory")
+    if not lazy and args.chunk_rows:
+        raise UsageError(f"--chunk-rows: {input_path} is fitted in memory; add --workers N "
+                         "or --scheduler ADDRESS to fit it on Dask chunks")
     if lazy and args.scheduler and args.workers:
         raise UsageError("--scheduler and --workers exclude each other")
     if lazy and args.index_col is not None:
@@ -531,7 +528,7 @@ def _fit_and_write(args, input_path: str, ks: list[int], covs: list[str], X, tab
         shown = _plot_sample(X, args.seed)
         labels = gm.predict(shown)
     else:
-        assignments = _assignments(table, gm, X)
+        assignments = _assignments(*_row_ids(table), gm, X)
         shown, labels = table.X, assignments["component"].to_numpy()
     with atomic_output_dir(args.output, force=args.force) as stage:
         write_tsv(params_table, stage / "parameters.tsv", float_format="%.10g")
@@ -583,7 +580,7 @@ def run_predict(args: argparse.Namespace, model_path: str, input_path: str) -> i
                          f"has {gm.n_features_in_}")
     _check_cells(table, input_path, gm.missing)
     frame = pd.DataFrame(table.X, columns=expected or names, copy=False)
-    assignments = _assignments(table, gm, frame)
+    assignments = _assignments(*_row_ids(table), gm, frame)
     with atomic_output_dir(args.output) as stage:
         write_tsv(assignments, stage / "assignments.tsv", float_format="%.6g")
     logger.info("assigned %d rows of %s with %s; mean log-likelihood %.6f", len(assignments),

@@ -60,15 +60,19 @@ def test_zarr_selection_on_an_embedded_cluster(tmp_path):
     np.testing.assert_allclose(lazy["bic"], mem["bic"], rtol=1e-10)
 
 
-@pytest.mark.parametrize("option, code, words", [
-    (["--workers", "2"], 2, "--workers and --chunk-rows fit a .npy or zarr input"),
-    (["--chunk-rows", "10"], 2, "--workers and --chunk-rows fit a .npy or zarr input"),
+@pytest.mark.parametrize("name, option, code, words", [
+    ("x.tsv", ["--workers", "2"], 2, "--workers and --chunk-rows fit a .npy or zarr input"),
+    ("x.tsv", ["--chunk-rows", "10"], 2, "--workers and --chunk-rows fit a .npy or zarr"),
+    ("x.npy", ["--chunk-rows", "10"], 2, "--chunk-rows: "),
+    ("x.npy", ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], 2,
+     "--scheduler and --workers exclude each other"),
+    ("x.npy", ["--workers", "2", "--index-col", "1"], 2, "it has no identifier column"),
 ])
-def test_dask_options_on_a_text_table(tmp_path, capsys, option, code, words):
+def test_dask_options_in_memory(tmp_path, capsys, name, option, code, words):
     np.savetxt(tmp_path / "x.tsv", _rows(n=20), delimiter="\t")
+    np.save(tmp_path / "x.npy", _rows(n=20))
     out = tmp_path / "o"
-    assert main(["mixture", str(tmp_path / "x.tsv"), "-k", "2", *option, "-o", str(out)]) \
-        == code
+    assert main(["mixture", str(tmp_path / name), "-k", "2", *option, "-o", str(out)]) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
     assert not out.exists()
