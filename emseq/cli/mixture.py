@@ -363,6 +363,7 @@ def _chunk_assignments(X, gm, client):
         return _assignments("row", np.arange(first_row, first_row + len(block)), model, block)
 
     model = gm._without_client()
+    model.__dict__.pop("feature_names_in_", None)  # chunks are arrays: features by position
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     starts = np.concatenate([[1], 1 + np.cumsum(X.chunks[0])])
@@ -559,11 +560,13 @@ def run_predict(args: argparse.Namespace, model_path: str, input_path: str) -> i
     from ..mixture import GaussianMixture
 
     gm = GaussianMixture.load(model_path)
-    table = read_table(input_path, args.index_col, args.columns)
     expected = list(getattr(gm, "feature_names_in_", []))
+    positional = all(n.startswith("x") and n[1:].isdigit() for n in expected)
+    if _on_dask(args, input_path):
+        return _predict_on_dask(args, gm, model_path, input_path, positional)
+    table = read_table(input_path, args.index_col, args.columns)
     names = table.names
-    if expected and all(n.startswith("x") and n[1:].isdigit() for n in expected) and \
-            names == [f"x{j + 1}" for j in range(len(names))]:
+    if expected and positional and names == [f"x{j + 1}" for j in range(len(names))]:
         pass  # header-less tables on both sides: columns by position
     elif expected:
         missing = [n for n in expected if n not in names]
@@ -585,4 +588,26 @@ def run_predict(args: argparse.Namespace, model_path: str, input_path: str) -> i
         write_tsv(assignments, stage / "assignments.tsv", float_format="%.6g")
     logger.info("assigned %d rows of %s with %s; mean log-likelihood %.6f", len(assignments),
                 input_path, model_path, float(assignments["log_likelihood"].mean()))
+    return 0
+
+
+def _predict_on_dask(args, gm, model_path: str, input_path: str, positional: bool) -> int:
+    """``predict`` of a .npy or zarr input on Dask chunks (features by position)."""
+    from ..batch.cluster import open_client
+    from ..io.atomic import atomic_output_dir, write_tsv_parts
+
+    X, _ = _lazy_input(args, input_path)
+    if not positional:
+        raise InputError(f"{input_path}: an array has no feature names, the model "
+                         f"{model_path} has ({', '.join(gm.feature_names_in_)}); predict on "
+                         "a table with these columns")
+    if X.shape[1] != gm.n_features_in_:
+        raise InputError(f"{input_path}: {X.shape[1]} features, the model {model_path} "
+                         f"has {gm.n_features_in_}")
+    with open_client(scheduler=args.scheduler, n_workers=args.workers) as workers:
+        with atomic_output_dir(args.output) as stage:
+            write_tsv_parts(_chunk_assignments(X, gm, workers.client),
+                            stage / "assignments.tsv", float_format="%.6g")
+    logger.info("assigned %d rows of %s with %s on Dask chunks", X.shape[0], input_path,
+                model_path)
     return 0

@@ -112,3 +112,33 @@ def test_predict_with_a_model_of_another_version(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model format version 7 (written by emseq 7.0)" in err[0], err
     assert not out.exists()
+
+
+def test_predict_a_npy_on_dask_equals_in_memory(client, tmp_path):
+    X = _rows(2)
+    np.save(tmp_path / "x.npy", X)
+    assert main(["mixture", str(tmp_path / "x.npy"), "-k", "3", "-o", str(tmp_path / "fit"),
+                 "-q", "--no-plot"]) == 0
+    model = str(tmp_path / "fit" / "model.npz")
+    assert main(["mixture", "predict", model, str(tmp_path / "x.npy"), "-o",
+                 str(tmp_path / "d"), "--scheduler", client.scheduler.address,
+                 "--chunk-rows", "999", "-q"]) == 0
+    lazy = pd.read_csv(tmp_path / "d" / "assignments.tsv", sep="\t")
+    mem = pd.read_csv(tmp_path / "fit" / "assignments.tsv", sep="\t")
+    pd.testing.assert_frame_equal(lazy, mem)
+
+
+def test_predict_an_array_with_a_model_of_named_features(tmp_path, capsys):
+    X = _rows(n=200)
+    lines = ["CD4\tCD8\tCD19"] + ["\t".join(f"{v:.6f}" for v in row) for row in X]
+    (tmp_path / "x.tsv").write_text("\n".join(lines) + "\n")
+    np.save(tmp_path / "x.npy", X)
+    assert main(["mixture", str(tmp_path / "x.tsv"), "-k", "2", "-o", str(tmp_path / "fit"),
+                 "-q", "--no-plot"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "p"
+    assert main(["mixture", "predict", str(tmp_path / "fit" / "model.npz"),
+                 str(tmp_path / "x.npy"), "--workers", "1", "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "an array has no feature names" in err[0], err
+    assert not out.exists()
