@@ -18,6 +18,11 @@ Fitting writes into ``OUT/`` (atomically: all files or none):
 - ``mixture.png``: the log-likelihood trace, the components (weights in the legend, 2-sd
   covariance ellipses) over two features, and the BIC/AIC curves when selecting.
 
+A zarr array, or a ``.npy`` with ``--scheduler ADDRESS`` or ``--workers N``, is fitted on Dask
+chunks that the workers read (:func:`emseq.io.arrays.open_array`), never loaded whole;
+``assignments.tsv`` is then computed and written chunk by chunk (rows numbered from 1) and
+``mixture.png`` shows a sample of :data:`PLOT_ROWS` rows.
+
 Defaults are the API's (``--tol 1e-3``, ``--max-iter 100``, ``--n-init 1``, k-means init,
 ``--reg-covar 1e-6``) except ``--random-state 0``: the API's ``None`` would give a different
 result at every run, a command line should be reproducible.
