@@ -34,6 +34,18 @@ printed and written to ``benchmarks/results/mixture.tsv`` (and ``.md``).
 ``ratio`` = scikit-learn's time / emseq's), (b) peak memory of ``fit`` over the size of X for
 every ``init_params`` at ``--n`` rows (tracemalloc). Written to
 ``benchmarks/results/mixture_end_to_end.tsv``.
+
+``--dask``: out of core. Writes ``--n`` rows (default 10^8) x ``--dask-d`` (16) float64 rows
+of a mixture to ``benchmarks/work/`` as a ``.npy`` (12.8 GB; deleted at the end), then
+(a) fits the first ``--subset`` rows (default 10^7) in memory at 2 threads, (b) fits all of
+it on a LocalCluster of 2 single-threaded worker processes with ``--memory-limit`` each (so X
+is larger than the memory given to the workers), the chunks read by the workers from the
+memory-mapped file (:func:`emseq.io.arrays.open_array`). Both start from the same
+parameters and run ``--iter`` iterations with ``tol=0``. Per iteration: the median of the
+estimator's own record (``convergence_["seconds"]``); ``ratio`` = Dask rows/s over in-memory
+rows/s. Also the fit's other costs (the one pass that checks the data and centres it, the
+start) and the file's state in the page cache. Written to
+``benchmarks/results/mixture_dask.tsv`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -215,6 +227,85 @@ def end_to_end(n: int, repeats: int, out: Path) -> None:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
+def _cached_fraction(path: Path) -> float:
+    """Fraction of ``path``'s bytes in the page cache (util-linux ``fincore``), NaN without it."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES",
+                               str(path)], capture_output=True, text=True, check=True)
+        return min(1.0, int(done.stdout.split()[0]) / path.stat().st_size)
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+        return float("nan")
+
+
+def dask_out_of_core(n: int, d: int, k: int, cov: str, iters: int, subset: int,
+                     memory_limit: str, chunk_rows: int | None, out: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    from emseq.io.arrays import open_array
+
+    work = Path(__file__).resolve().parent / "work"
+    work.mkdir(exist_ok=True)
+    path = work / f"mixture_{n}x{d}.npy"
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0.0, 4.0, size=(k, d))
+    t = time.perf_counter()
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n, d))
+    step = 2_000_000
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        X[start:stop] = centers[rng.integers(0, k, size=stop - start)]
+        X[start:stop] += rng.normal(size=(stop - start, d))
+    X.flush()
+    del X
+    write_s = time.perf_counter() - t
+    print(f"# wrote {path.name}: {path.stat().st_size / 1e9:.1f} GB in {write_s:.0f} s",
+          flush=True)
+    try:
+        Xs = np.array(np.load(path, mmap_mode="r")[:subset])
+        init = initial(Xs, k, cov)
+        common = dict(n_components=k, covariance_type=cov, tol=0.0, max_iter=iters, **init)
+        t = time.perf_counter()
+        mem = GaussianMixture(n_threads=2, **common).fit(Xs)
+        mem_fit = time.perf_counter() - t
+        mem_it = float(np.median(mem.convergence_["seconds"]))
+        print(f"# in memory, {subset} rows: {mem_it:.2f} s/iteration", flush=True)
+        del Xs
+        cached = _cached_fraction(path)
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          memory_limit=memory_limit, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            workers_bytes = sum(w["memory_limit"]
+                                for w in client.scheduler_info()["workers"].values())
+            dX = open_array(path, chunk_rows)
+            t = time.perf_counter()
+            big = GaussianMixture(client=client, **common).fit(dX)
+            dask_fit = time.perf_counter() - t
+        dask_it = float(np.median(big.convergence_["seconds"]))
+        iter_total = float(big.convergence_["seconds"].sum())
+        row = dict(n=n, d=d, k=k, cov=cov, iterations=iters, X_GB=n * d * 8 / 1e9,
+                   workers="2 x 1 thread", workers_memory_GB=workers_bytes / 1e9,
+                   chunks=len(dX.chunks[0]), page_cache_at_start=cached,
+                   dask_s_it=dask_it, dask_rows_per_s=n / dask_it,
+                   dask_other_s=dask_fit - iter_total,
+                   mem_rows=subset, mem_s_it=mem_it, mem_rows_per_s=subset / mem_it,
+                   mem_other_s=mem_fit - float(mem.convergence_["seconds"].sum()),
+                   ratio=(n / dask_it) / (subset / mem_it),
+                   mean_ll_dask=big.lower_bound_, mean_ll_mem=mem.lower_bound_)
+    finally:
+        path.unlink(missing_ok=True)
+    table = pd.DataFrame([row])
+    load = os.getloadavg()
+    header = (f"machine: {os.cpu_count()} CPUs shared with other users, load average at the "
+              f"end {load[0]:.2f}; file written in {write_s:.0f} s")
+    table.to_csv(out.with_suffix(".tsv"), sep="\t", index=False, float_format="%.4g")
+    with open(out.with_suffix(".md"), "w", encoding="utf-8") as handle:
+        pairs = table.T.reset_index().set_axis(["measure", "value"], axis=1)
+        handle.write(f"{header}\n\n{markdown(pairs)}\n")
+    print(table.T.to_string())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[100_000])
@@ -226,7 +317,23 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "mixture"))
     parser.add_argument("--end-to-end", action="store_true",
                         help="small data sets end to end and memory per init (see above)")
+    parser.add_argument("--dask", action="store_true",
+                        help="out of core: 1e8 rows from a memory-mapped file (see above)")
+    parser.add_argument("--dask-d", type=int, default=16)
+    parser.add_argument("--dask-k", type=int, default=16)
+    parser.add_argument("--subset", type=int, default=10_000_000,
+                        help="--dask: rows of the in-memory reference fit")
+    parser.add_argument("--memory-limit", default="2GiB",
+                        help="--dask: memory limit of each of the 2 workers")
+    parser.add_argument("--chunk-rows", type=int, default=None, help="--dask: rows per chunk")
     args = parser.parse_args()
+    if args.dask:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        n = args.n[0] if args.n != [100_000] else 100_000_000
+        dask_out_of_core(n, args.dask_d, args.dask_k, args.cov[0] if len(args.cov) == 1
+                         else "full", args.iter, args.subset, args.memory_limit,
+                         args.chunk_rows, RESULTS / "mixture_dask")
+        return
     if args.end_to_end:
         warnings.simplefilter("ignore", ConvergenceWarning)
         end_to_end(args.n[0], max(args.repeats, 5), RESULTS / "mixture_end_to_end.tsv")

@@ -80,7 +80,8 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
         from ..cli.mixture import run_fit
 
         run_fit(argparse.Namespace(**kwargs, output=str(directory), force=True,
-                                   threads=threads, scheduler=None), row["table"])
+                                   threads=threads, scheduler=None, workers=None,
+                                   chunk_rows=None), row["table"])
         return {"components": _data_rows(directory / "parameters.tsv"),
                 "iterations": _data_rows(directory / "convergence.tsv")}
     from ..motif import discover

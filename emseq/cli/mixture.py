@@ -18,6 +18,11 @@ Fitting writes into ``OUT/`` (atomically: all files or none):
 - ``mixture.png``: the log-likelihood trace, the components (weights in the legend, 2-sd
   covariance ellipses) over two features, and the BIC/AIC curves when selecting.
 
+A zarr array, or a ``.npy`` with ``--scheduler ADDRESS`` or ``--workers N``, is fitted on Dask
+chunks that the workers read (:func:`emseq.io.arrays.open_array`), never loaded whole;
+``assignments.tsv`` is then computed and written chunk by chunk (rows numbered from 1) and
+``mixture.png`` shows a sample of :data:`PLOT_ROWS` rows.
+
 Defaults are the API's (``--tol 1e-3``, ``--max-iter 100``, ``--n-init 1``, k-means init,
 ``--reg-covar 1e-6``) except ``--random-state 0``: the API's ``None`` would give a different
 result at every run, a command line should be reproducible.
@@ -48,13 +53,21 @@ logger = logging.getLogger("emseq.mixture")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", nargs="+", metavar="INPUT",
                         help="numeric table: .tsv/.txt (tab), .csv (comma) with an optional "
-                        "header line (plain or gzipped), or .npy (2-D array); rows are "
-                        "samples. `predict MODEL INPUT` applies OUT/model.npz of an earlier "
+                        "header line (plain or gzipped), .npy (2-D array) or a zarr array "
+                        "(fitted on Dask chunks, as a .npy with --scheduler/--workers); rows "
+                        "are samples. `predict MODEL INPUT` applies OUT/model.npz of an earlier "
                         "fit to new rows")
     add_engine_arguments(parser)
     parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run the fits of a model selection on this Dask scheduler "
-                        "(tcp://host:8786) instead of local threads")
+                        help="join this Dask scheduler (tcp://host:8786), as emseq batch: a "
+                        ".npy or zarr input is fitted on chunks its workers read, the fits of "
+                        "a selection of a table run there")
+    parser.add_argument("--workers", type=_types.int_range(1, 4096), default=None,
+                        help="fit a .npy or zarr input on Dask chunks on an embedded local "
+                        "cluster of this many worker processes (as emseq batch)")
+    parser.add_argument("--chunk-rows", type=_types.int_range(1, 2**40), default=None,
+                        metavar="N", help="rows per Dask chunk (default: about 64 MiB per "
+                        "chunk of a .npy, a zarr array's own chunks)")
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -321,14 +334,52 @@ def _row_ids(table: Table) -> tuple[str, object]:
     return table.id_name, table.ids
 
 
-def _assignments(table: Table, gm, frame: pd.DataFrame) -> pd.DataFrame:
+def _assignments(id_name: str, ids, gm, frame) -> pd.DataFrame:
+    """The rows of ``assignments.tsv`` for ``frame`` (whose rows ``ids`` name)."""
     proba = gm.predict_proba(frame)
-    id_name, ids = _row_ids(table)
     out = pd.DataFrame({id_name: ids, "component": proba.argmax(axis=1),
                         "log_likelihood": gm.score_samples(frame)})
     for k in range(proba.shape[1]):
         out[f"p_{k}"] = proba[:, k]
     return out
+
+
+#: rows of a Dask input drawn for the scatter of mixture.png
+PLOT_ROWS = 20_000
+
+
+def _plot_sample(X, seed: int) -> np.ndarray:
+    """A uniform sample of at most :data:`PLOT_ROWS` rows of a dask array, in memory."""
+    n = X.shape[0]
+    if n <= PLOT_ROWS:
+        return np.asarray(X.compute(), dtype=np.float64)
+    rows = np.sort(np.random.default_rng(seed).choice(n, PLOT_ROWS, replace=False))
+    return np.asarray(X[rows].compute(), dtype=np.float64)
+
+
+def _chunk_assignments(X, gm, client):
+    """``assignments.tsv`` of a dask array, one DataFrame per row-chunk in order, computed
+    on the workers a few chunks ahead of the writer (never the whole table in memory)."""
+    import dask
+
+    @dask.delayed(pure=True)
+    def part(block, first_row):
+        block = np.asarray(block)
+        return _assignments("row", np.arange(first_row, first_row + len(block)), model, block)
+
+    model = gm._without_client()
+    model.__dict__.pop("feature_names_in_", None)  # chunks are arrays: features by position
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    starts = np.concatenate([[1], 1 + np.cumsum(X.chunks[0])])
+    blocks = X.to_delayed().ravel()
+    ahead = 2 * max(1, len(client.scheduler_info()["workers"]))
+    futures = [client.compute(part(b, int(s))) for b, s in zip(blocks[:ahead], starts)]
+    for i in range(len(blocks)):
+        if i + ahead < len(blocks):
+            futures.append(client.compute(part(blocks[i + ahead], int(starts[i + ahead]))))
+        yield futures[i].result()
+        futures[i] = None
 
 
 def _plot_coords(spec: str | None, names: list[str]) -> tuple[int, int]:
@@ -378,16 +429,72 @@ def run(args: argparse.Namespace) -> int:
     return run_fit(args, args.input[0])
 
 
+def _on_dask(args: argparse.Namespace, input_path: str) -> bool:
+    """Whether the input is fitted on Dask chunks: a zarr array, or a .npy with
+    ``--scheduler``/``--workers``; other inputs take neither ``--workers`` nor
+    ``--chunk-rows``."""
+    from ..io.arrays import is_zarr
+
+    array = is_zarr(input_path) or Path(input_path).suffix == ".npy"
+    lazy = is_zarr(input_path) or (array and bool(args.scheduler or args.workers))
+    if not array and (args.workers or args.chunk_rows):
+        raise UsageError("--workers and --chunk-rows fit a .npy or zarr input on Dask "
+                         f"chunks; {input_path} is a text table, read in memory")
+    if not lazy and args.chunk_rows:
+        raise UsageError(f"--chunk-rows: {input_path} is fitted in memory; add --workers N "
+                         "or --scheduler ADDRESS to fit it on Dask chunks")
+    if lazy and args.scheduler and args.workers:
+        raise UsageError("--scheduler and --workers exclude each other")
+    if lazy and args.index_col is not None:
+        raise UsageError(f"--index-col: {input_path} is an array, it has no identifier column")
+    return lazy
+
+
+def _lazy_input(args: argparse.Namespace, input_path: str):
+    """The input as a dask array of the chosen columns, and the feature names."""
+    from ..io.arrays import open_array
+
+    X = open_array(input_path, args.chunk_rows)
+    if args.columns is not None:
+        keep = [_column_index(c, None, X.shape[1], input_path, "--columns")
+                for c in args.columns.split(",") if c.strip()]
+        X = X[:, keep]
+    else:
+        keep = list(range(X.shape[1]))
+    return X, [f"x{j + 1}" for j in keep]
+
+
 def run_fit(args: argparse.Namespace, input_path: str) -> int:
-    from ..io.atomic import atomic_output_dir, write_tsv
+    from ..batch.cluster import open_client
+
+    ks, covs = check_fit_options(args)
+    if not _on_dask(args, input_path):
+        table = read_table(input_path, args.index_col, args.columns)
+        _check_cells(table, input_path, args.missing)
+        frame = pd.DataFrame(table.X, columns=table.names, copy=False)
+        if args.scheduler and (len(ks) > 1 or len(covs) > 1):
+            with open_client(scheduler=args.scheduler) as workers:
+                return _fit_and_write(args, input_path, ks, covs, frame, table,
+                                      workers.client)
+        return _fit_and_write(args, input_path, ks, covs, frame, table, None)
+    X, names = _lazy_input(args, input_path)
+    with open_client(scheduler=args.scheduler, n_workers=args.workers) as workers:
+        return _fit_and_write(args, input_path, ks, covs, X,
+                              Table(np.empty((0, len(names))), names), workers.client)
+
+
+def _fit_and_write(args, input_path: str, ks: list[int], covs: list[str], X, table: Table,
+                   client) -> int:
+    """Fit (or select) on ``X`` (a DataFrame, or a dask array fitted on ``client``) and
+    write the outputs; ``table`` gives the feature names and the row identifiers."""
+    from ..io.atomic import atomic_output_dir, write_tsv, write_tsv_parts
     from ..mixture import GaussianMixture, select
+    from ..mixture._dask import is_dask_array
     from ..mixture._gmm import _full_covariances
     from ..mixture._plot import plot_mixture
 
-    ks, covs = check_fit_options(args)
-    table = read_table(input_path, args.index_col, args.columns)
-    _check_cells(table, input_path, args.missing)
-    X, names = table.X, table.names
+    lazy = is_dask_array(X)
+    names = table.names
     n, d = X.shape
     if n < max(ks):
         raise InputError(f"{input_path}: {n} rows for {max(ks)} components; need at "
@@ -395,30 +502,23 @@ def run_fit(args: argparse.Namespace, input_path: str) -> int:
     if n < 2:
         raise InputError(f"{input_path}: 1 row; a mixture needs at least 2")
     coords = _plot_coords(args.plot_columns, names) if d >= 2 else (0, 0)
-    frame = pd.DataFrame(X, columns=names, copy=False)
     params = dict(tol=args.tol, max_iter=args.max_iter, n_init=args.n_init,
                   init_params=args.init, reg_covar=args.reg_covar, random_state=args.seed,
                   missing=args.missing, hard=args.hard,
                   acceleration="squarem" if args.squarem else None)
+    where = f" on Dask chunks ({len(X.chunks[0])})" if lazy else ""
     selection = None
     if len(ks) == 1 and len(covs) == 1:
-        logger.info("fitting %d %s-covariance components to %d rows x %d features",
-                    ks[0], covs[0], n, d)
+        logger.info("fitting %d %s-covariance components to %d rows x %d features%s",
+                    ks[0], covs[0], n, d, where)
         gm = GaussianMixture(ks[0], covariance_type=covs[0], n_threads=args.threads,
-                             **params).fit(frame)
+                             client=client if lazy else None, **params).fit(X)
     else:
-        logger.info("selecting among %d models (K in %s; %s) by %s on %d rows x %d features",
-                    len(ks) * len(covs), args.components, ",".join(covs),
-                    args.criterion.upper(), n, d)
-        if args.scheduler:
-            from distributed import Client
-
-            with Client(args.scheduler) as client:
-                gm, selection = select(frame, ks, covs, criterion=args.criterion,
-                                       client=client, **params)
-        else:
-            gm, selection = select(frame, ks, covs, criterion=args.criterion,
-                                   n_jobs=args.threads, **params)
+        logger.info("selecting among %d models (K in %s; %s) by %s on %d rows x %d "
+                    "features%s", len(ks) * len(covs), args.components, ",".join(covs),
+                    args.criterion.upper(), n, d, where)
+        gm, selection = select(X, ks, covs, criterion=args.criterion, client=client,
+                               n_jobs=args.threads, **params)
         for row in selection.itertuples(index=False):
             logger.info("K=%d %s: BIC %.6g AIC %.6g%s", row.n_components, row.covariance_type,
                         row.bic, row.aic, "  <- best" if row.best else "")
@@ -428,20 +528,29 @@ def run_fit(args: argparse.Namespace, input_path: str) -> int:
     params_table = pd.DataFrame({"component": np.arange(K), "weight": gm.weights_})
     for j, name in enumerate(names):
         params_table[f"mean_{name}"] = gm.means_[:, j]
-    assignments = _assignments(table, gm, frame)
     covariances = _full_covariances(np.asarray(gm.covariances_, dtype=np.float64),
                                     gm.covariance_type, K, d)
+    if lazy:
+        shown = _plot_sample(X, args.seed)
+        labels = gm.predict(shown)
+    else:
+        assignments = _assignments(*_row_ids(table), gm, X)
+        shown, labels = table.X, assignments["component"].to_numpy()
     with atomic_output_dir(args.output, force=args.force) as stage:
         write_tsv(params_table, stage / "parameters.tsv", float_format="%.10g")
         np.save(stage / "covariances.npy", np.ascontiguousarray(covariances))
-        write_tsv(assignments, stage / "assignments.tsv", float_format="%.6g")
+        if lazy:
+            write_tsv_parts(_chunk_assignments(X, gm, client), stage / "assignments.tsv",
+                            float_format="%.6g")
+        else:
+            write_tsv(assignments, stage / "assignments.tsv", float_format="%.6g")
         write_tsv(gm.convergence_, stage / "convergence.tsv", float_format="%.12g")
         gm.save(stage / "model.npz")
         if selection is not None:
             write_tsv(selection, stage / "selection.tsv", float_format="%.10g")
         if not args.no_plot:
-            plot_mixture(stage / "mixture.png", X, assignments["component"].to_numpy(), gm,
-                         names, covariances, coords, selection, args.criterion)
+            plot_mixture(stage / "mixture.png", shown, labels, gm, names, covariances,
+                         coords, selection, args.criterion)
     # a re-run replaces files one by one: drop what an earlier fit wrote and this one did not
     if args.no_plot:
         Path(args.output, "mixture.png").unlink(missing_ok=True)
@@ -456,11 +565,13 @@ def run_predict(args: argparse.Namespace, model_path: str, input_path: str) -> i
     from ..mixture import GaussianMixture
 
     gm = GaussianMixture.load(model_path)
-    table = read_table(input_path, args.index_col, args.columns)
     expected = list(getattr(gm, "feature_names_in_", []))
+    positional = all(n.startswith("x") and n[1:].isdigit() for n in expected)
+    if _on_dask(args, input_path):
+        return _predict_on_dask(args, gm, model_path, input_path, positional)
+    table = read_table(input_path, args.index_col, args.columns)
     names = table.names
-    if expected and all(n.startswith("x") and n[1:].isdigit() for n in expected) and \
-            names == [f"x{j + 1}" for j in range(len(names))]:
+    if expected and positional and names == [f"x{j + 1}" for j in range(len(names))]:
         pass  # header-less tables on both sides: columns by position
     elif expected:
         missing = [n for n in expected if n not in names]
@@ -477,9 +588,31 @@ def run_predict(args: argparse.Namespace, model_path: str, input_path: str) -> i
                          f"has {gm.n_features_in_}")
     _check_cells(table, input_path, gm.missing)
     frame = pd.DataFrame(table.X, columns=expected or names, copy=False)
-    assignments = _assignments(table, gm, frame)
+    assignments = _assignments(*_row_ids(table), gm, frame)
     with atomic_output_dir(args.output) as stage:
         write_tsv(assignments, stage / "assignments.tsv", float_format="%.6g")
     logger.info("assigned %d rows of %s with %s; mean log-likelihood %.6f", len(assignments),
                 input_path, model_path, float(assignments["log_likelihood"].mean()))
+    return 0
+
+
+def _predict_on_dask(args, gm, model_path: str, input_path: str, positional: bool) -> int:
+    """``predict`` of a .npy or zarr input on Dask chunks (features by position)."""
+    from ..batch.cluster import open_client
+    from ..io.atomic import atomic_output_dir, write_tsv_parts
+
+    X, _ = _lazy_input(args, input_path)
+    if not positional:
+        raise InputError(f"{input_path}: an array has no feature names, the model "
+                         f"{model_path} has ({', '.join(gm.feature_names_in_)}); predict on "
+                         "a table with these columns")
+    if X.shape[1] != gm.n_features_in_:
+        raise InputError(f"{input_path}: {X.shape[1]} features, the model {model_path} "
+                         f"has {gm.n_features_in_}")
+    with open_client(scheduler=args.scheduler, n_workers=args.workers) as workers:
+        with atomic_output_dir(args.output) as stage:
+            write_tsv_parts(_chunk_assignments(X, gm, workers.client),
+                            stage / "assignments.tsv", float_format="%.6g")
+    logger.info("assigned %d rows of %s with %s on Dask chunks", X.shape[0], input_path,
+                model_path)
     return 0

@@ -32,13 +32,13 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 import pandas as pd
 
-__all__ = ["atomic_output_dir", "atomic_write", "write_tsv", "claim_output", "OutputClaim",
-           "staging_name", "remove_stale_staging", "remove_stale_lock", "STAGING_PATTERN",
-           "STALE_SECONDS"]
+__all__ = ["atomic_output_dir", "atomic_write", "write_tsv", "write_tsv_parts", "claim_output",
+           "OutputClaim", "staging_name", "remove_stale_staging", "remove_stale_lock",
+           "STAGING_PATTERN", "STALE_SECONDS"]
 
 #: A staging folder or file: ``.NAME.tmp-HOST-PID-RANDOM`` (RANDOM: 8 hex digits)
 STAGING_PATTERN = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<host>[^/]*)-(?P<pid>\d+)-[0-9a-f]{8}$")
@@ -96,6 +96,21 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
     with atomic_write(path, newline="") as handle:
         frame.to_csv(handle, sep="\t", index=index, float_format=float_format,
                      lineterminator="\n")
+
+
+def write_tsv_parts(frames: Iterable[pd.DataFrame], path: str | os.PathLike[str], *,
+                    float_format: str | None = None) -> None:
+    """Write DataFrames of the same columns one after the other as one tab-separated table
+    (the header once), atomically: a table too large to hold in memory, part by part."""
+    from .table import format_tsv
+
+    with atomic_write(path, "wb") as handle:
+        for i, frame in enumerate(frames):
+            text = format_tsv(frame, float_format)
+            if text is None:
+                text = frame.to_csv(sep="\t", index=False, float_format=float_format,
+                                    lineterminator="\n").encode()
+            handle.write(text if i == 0 else text[text.index(b"\n") + 1:])
 
 
 _STAGED = re.compile(r"\.([^/]+?)\.tmp-[^/]+")

@@ -17,8 +17,9 @@ Choices (documented in the README):
 - initialisation on a uniform sample of at most ``INIT_SAMPLE_ROWS`` rows (all rows when X is
   smaller, in which case the start is the in-memory fit's for the same ``random_state``);
 - ``sample_weight`` and ``missing="marginalize"`` are not supported on Dask arrays;
-- the client is the current default ``distributed`` client if there is one, else an embedded
-  ``LocalCluster`` (one single-threaded worker process per core) for the duration of ``fit``.
+- the client is the estimator's ``client``, else a client of its ``scheduler`` address, else
+  the current default ``distributed`` client, else an embedded ``LocalCluster`` (one
+  single-threaded worker process per core) for the duration of ``fit`` (:func:`dask_client`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .._threads import available_cpus
 from ..errors import InputError, UsageError
 
 __all__ = ["INIT_SAMPLE_ROWS", "DaskProblem", "is_dask_array", "dask_client"]
@@ -47,26 +47,31 @@ def is_dask_array(X: Any) -> bool:
 
 
 @contextlib.contextmanager
-def dask_client(client=None) -> Iterator[Any]:
-    """The given client, the current default client, or an embedded LocalCluster's."""
-    if client is not None:
-        yield client
-        return
-    from distributed import Client, LocalCluster, default_client
+def dask_client(client=None, scheduler: str | None = None) -> Iterator[Any]:
+    """The client a Dask fit runs on (the options of ``emseq batch``, in this order).
 
-    try:
-        current = default_client()
-    except ValueError:  # no client in this process
-        current = None
-    if current is not None:
-        yield current
-        return
-    import logging as _logging
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        Use this client.
+    scheduler : str, optional
+        Else join the scheduler at this address (``tcp://host:8786``) for the fit.
 
-    with LocalCluster(n_workers=available_cpus(), threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=_logging.ERROR) as cluster:
-        with Client(cluster) as started:
-            yield started
+    Otherwise the current default client (``distributed.default_client()``, e.g. the last
+    ``Client`` created or the one of a ``with client.as_current():`` block), else an embedded
+    ``LocalCluster`` of one single-threaded worker process per core, closed after the fit.
+    """
+    from ..batch.cluster import open_client
+
+    if client is None and not scheduler:
+        from distributed import default_client
+
+        try:
+            client = default_client()
+        except ValueError:  # no client in this process
+            client = None
+    with open_client(client=client, scheduler=scheduler) as workers:
+        yield workers.client
 
 
 # ------------------------------------------------------------------ tasks run on the workers

@@ -12,6 +12,7 @@ values (``missing="marginalize"``), classification EM (``hard=True``), SQUAREM a
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import numbers
@@ -361,6 +362,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         equal-variance limit).
     acceleration : {None, "squarem"}, default=None
         SQUAREM extrapolation (Varadhan & Roland 2008) with a monotone safeguard.
+    client : distributed.Client, default=None
+        Where ``fit`` on a ``dask.array`` runs (the options of ``emseq batch``): this client;
+        else a client of ``scheduler``; else the current default client
+        (``distributed.default_client()``); else an embedded ``LocalCluster`` of one
+        single-threaded worker process per core, started and closed by ``fit``. Ignored for
+        in-memory X. :func:`sklearn.base.clone` shares the client (a connection, not state).
+    scheduler : str, default=None
+        Address of a running Dask scheduler (``tcp://host:8786``) that ``fit`` on a
+        ``dask.array`` joins for the fit; exclusive with ``client``.
 
     Attributes
     ----------
@@ -407,7 +417,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
                  n_threads: int | None = None,
                  missing: Literal["error", "marginalize"] = "error", hard: bool = False,
-                 acceleration: Literal["squarem"] | None = None) -> None:
+                 acceleration: Literal["squarem"] | None = None, client=None,
+                 scheduler: str | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -426,6 +437,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.missing = missing
         self.hard = hard
         self.acceleration = acceleration
+        self.client = client
+        self.scheduler = scheduler
 
     # -------------------------------------------------------------------- validation
     def _check_params(self) -> None:
@@ -460,6 +473,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise UsageError(f"hard must be True or False, got {self.hard!r}")
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise UsageError(f"warm_start must be True or False, got {self.warm_start!r}")
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            raise UsageError("scheduler must be an address like 'tcp://host:8786', got "
+                             f"{self.scheduler!r} (pass a Client as client=)")
+        if self.client is not None and self.scheduler is not None:
+            raise UsageError("client and scheduler exclude each other; give one")
+
+    def _without_client(self) -> "GaussianMixture":
+        """A shallow copy with ``client=None``, to send to Dask workers (a ``Client`` does
+        not pickle)."""
+        model = copy.copy(self)
+        model.client = None
+        return model
+
+    def __sklearn_clone__(self):
+        """``clone`` deep-copies parameters; a ``distributed.Client`` cannot be copied and
+        is a connection rather than state: the clone shares it."""
+        client = self.client
+        if client is None:
+            return super().__sklearn_clone__()
+        self.client = None
+        try:
+            new = super().__sklearn_clone__()
+        finally:
+            self.client = client
+        new.client = client
+        return new
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         try:
@@ -671,7 +710,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._check_params()
         check_dask_options(self, sample_weight)
         K = self.n_components
-        with dask_client() as client:
+        with dask_client(self.client, self.scheduler) as client:
             problem = DaskProblem(X, self.covariance_type, self.reg_covar, bool(self.hard),
                                   client)
             if problem.n_samples < K:
@@ -897,7 +936,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                              f"{self.n_features_in_} features as input")
         if len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
-        fitted = self
+        fitted = self._without_client()
 
         def apply(block):
             return getattr(fitted, method)(np.asarray(block))

@@ -17,7 +17,10 @@ def _ellipse(ax, mean, cov, color, n_std=2.0):
     values = np.clip(values, 0.0, None)
     angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
     width, height = 2.0 * n_std * np.sqrt(values[::-1])
-    ax.add_patch(Ellipse(mean, width, height, angle=angle, fill=False, edgecolor=color, lw=1.5))
+    # a dark outline under the component's colour: visible over its own dense points too
+    for edge, lw in (("black", 3.0), (color, 1.5)):
+        ax.add_patch(Ellipse(mean, width, height, angle=angle, fill=False, edgecolor=edge,
+                             lw=lw, zorder=3))
 
 
 def plot_mixture(path: Path, X: np.ndarray, labels: np.ndarray, gm, names: list[str],

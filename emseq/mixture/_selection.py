@@ -20,6 +20,7 @@ import pandas as pd
 
 from .._threads import resolve_threads
 from ..errors import UsageError
+from ._dask import is_dask_array
 from ._gmm import _COV_CODES, GaussianMixture
 
 __all__ = ["SELECTION_COLUMNS", "select"]
@@ -36,7 +37,12 @@ def _fit_one(X, sample_weight, params: dict[str, Any]):
     seconds = time.perf_counter() - start
     n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
     ll_rows = gm.score_samples(X)
-    total = float(np.dot(ll_rows, sample_weight) if sample_weight is not None else ll_rows.sum())
+    if is_dask_array(ll_rows):  # on the fit's client (the default one when none was given)
+        total = float(ll_rows.sum().compute() if gm.client is None
+                      else gm.client.compute(ll_rows.sum()).result())
+    else:
+        total = float(np.dot(ll_rows, sample_weight) if sample_weight is not None
+                      else ll_rows.sum())
     p = gm._n_parameters()
     row = dict(n_components=gm.n_components, covariance_type=gm.covariance_type,
                log_likelihood=total, n_parameters=p, bic=-2.0 * total + p * math.log(n),
@@ -76,7 +82,9 @@ def select(X, n_components: int | Iterable[int] = range(1, 11),
         shared: each fit gets ``n_threads = max(1, cores // n_jobs)`` unless ``n_threads``
         is given in ``params``.
     client : distributed.Client, optional
-        Run the fits on this Dask client's workers instead of local threads.
+        Run the fits on this Dask client's workers instead of local threads. When ``X`` is a
+        ``dask.array`` the fits run one after the other, each of them on the workers (the
+        client, else as :class:`GaussianMixture`'s ``client`` says).
     **params
         Any other :class:`GaussianMixture` parameter (``n_init``, ``random_state``, ``tol``,
         ``max_iter``, ``init_params``...), the same for every fit.
@@ -118,9 +126,12 @@ def select(X, n_components: int | Iterable[int] = range(1, 11),
         params["random_state"] = int(np.random.RandomState(rs).randint(2**31 - 1)) \
             if not isinstance(rs, np.random.RandomState) else int(rs.randint(2**31 - 1))
     grid = [dict(params, n_components=int(k), covariance_type=c) for c in covs for k in ks]
-    X_checked = GaussianMixture()._validate_X(X, reset=True) if not hasattr(X, "columns") \
-        else X
-    if client is not None:
+    lazy = is_dask_array(X)
+    X_checked = X if lazy or hasattr(X, "columns") else \
+        GaussianMixture()._validate_X(X, reset=True)
+    if lazy:
+        results = [_fit_one(X, sample_weight, dict(g, client=client)) for g in grid]
+    elif client is not None:
         results = _run_on_client(client, X_checked, sample_weight, grid)
     else:
         jobs = min(len(grid), resolve_threads(n_jobs))

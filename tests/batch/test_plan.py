@@ -159,7 +159,7 @@ def test_the_batch_has_every_per_sample_option_of_its_engines():
     commands = parser._subparsers._group_actions[0].choices
     batch = set(commands["batch"]._option_string_actions)
     for command, own in (("quant", {"-a", "--alignments", "--force"}), ("motif", set()),
-                         ("mixture", {"--scheduler"})):
+                         ("mixture", {"--scheduler", "--workers", "--chunk-rows"})):
         engine = set(commands[command]._option_string_actions)
         common = {"-h", "--help", "-o", "--output", "-p", "--threads", "-q", "--quiet", "-v",
                   "--verbose", "--debug"}

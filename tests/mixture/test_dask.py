@@ -1,6 +1,7 @@
 """EM on a dask.array over a real LocalCluster with worker processes."""
 
 import os
+import pickle
 import signal
 import threading
 import time
@@ -15,14 +16,6 @@ from emseq.errors import InputError, UsageError  # noqa: E402
 from emseq.mixture import GaussianMixture  # noqa: E402
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as c:
-            yield c
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +77,57 @@ def test_bad_dask_input(client, data):
         GaussianMixture(2).fit(da.from_array(holes, chunks=(3000, 3)))
     with pytest.raises(UsageError, match="sample_weight"):
         GaussianMixture(2).fit(X, sample_weight=np.ones(len(data)))
+
+
+def test_users_client_or_scheduler_address(client, data):
+    """The options of ``emseq batch``: a Client, or the address of a running scheduler."""
+    from sklearn.base import clone
+
+    common = dict(n_components=3, covariance_type="diag", random_state=2, tol=0, max_iter=6)
+    ref = GaussianMixture(**common).fit(data)
+    X = da.from_array(data, chunks=(2000, 3))
+    given = GaussianMixture(client=client, **common)
+    joined = GaussianMixture(scheduler=client.scheduler.address, **common)
+    for gm in (given.fit(X), joined.fit(X)):
+        np.testing.assert_allclose(gm.lower_bounds_, ref.lower_bounds_, rtol=1e-10, atol=0)
+        np.testing.assert_allclose(gm.means_, ref.means_, rtol=1e-10)
+        np.testing.assert_array_equal(gm.predict(X).compute(), ref.predict(data))
+    assert clone(given).client is client and clone(given).get_params()["n_components"] == 3
+    with pytest.raises(UsageError, match="exclude each other"):
+        GaussianMixture(client=client, scheduler="tcp://127.0.0.1:1").fit(X)
+    with pytest.raises(UsageError, match="scheduler must be an address"):
+        GaussianMixture(scheduler=client).fit(X)
+
+
+def test_select_on_a_dask_array_equals_in_memory(client, data):
+    from emseq.mixture import select
+
+    common = dict(random_state=0, tol=1e-4, max_iter=30)
+    best, table = select(data, [2, 4, 5], ["full", "spherical"], **common)
+    dbest, dtable = select(da.from_array(data, chunks=(2500, 3)), [2, 4, 5],
+                           ["full", "spherical"], client=client, **common)
+    assert best.n_components == dbest.n_components == 4
+    assert list(dtable["best"]) == list(table["best"])
+    np.testing.assert_allclose(dtable["bic"], table["bic"], rtol=1e-10)
+    np.testing.assert_array_equal(dtable["n_iter"], table["n_iter"])
+
+
+def test_npy_and_zarr_read_by_the_workers(client, data, tmp_path):
+    from emseq.io.arrays import open_array
+
+    np.save(tmp_path / "x.npy", data)
+    X = open_array(tmp_path / "x.npy", chunk_rows=2500)
+    assert X.chunks[0] == (2500,) * 4 + (2000,)
+    assert len(pickle.dumps(X.__dask_graph__())) < 10_000  # the path, not the rows
+    common = dict(n_components=4, random_state=0, tol=0, max_iter=8)
+    ref = GaussianMixture(**common).fit(data)
+    fitted = GaussianMixture(**common).fit(X)
+    np.testing.assert_allclose(fitted.lower_bounds_, ref.lower_bounds_, rtol=1e-10, atol=0)
+    zarr = pytest.importorskip("zarr", reason="zarr not installed (pip install zarr)")
+    store = zarr.create_array(str(tmp_path / "x.zarr"), shape=data.shape, chunks=(3000, 3),
+                              dtype="f8")
+    store[:] = data
+    Z = open_array(tmp_path / "x.zarr")
+    assert Z.chunks[0] == (3000,) * 4
+    np.testing.assert_allclose(GaussianMixture(**common).fit(Z).means_, ref.means_,
+                               rtol=1e-10)
