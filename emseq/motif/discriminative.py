@@ -33,16 +33,16 @@ of those columns (at least ``minw``); otherwise as ``de``.
 
 E-value (reported) and where it differs from MEME
 -------------------------------------------------
-``E = p x T``: the p-value of the chosen motif times ``T``, the number of EM starts whose
-motifs were compared for it (every width, start, refinement and shortening), MEME's
-Bonferroni correction over its starts (``logev = logpv + log(n_starts)`` in ``meme.c``).
-MEME computes that p-value on a held-out part of the primary (``-hsfrac 0.5``: EM on half the
-sequences, the threshold chosen on a quarter, the p-value on the last quarter against half of
-the control); emseq fits and tests on all sequences (no ``-hsfrac``), so its p-value is
-optimistic by the choice of the threshold (at most a factor of the number of thresholds tried)
-— a decoy present equally in both sets still gets E >> 1 (tested), but E-values near 1 are
-not calibrated. The starting points are scored with the same test (best site per sequence of
-each seed in both sets), where MEME scores its seeds on the primary only.
+``E = p x T``: a p-value of the chosen motif times ``T``, the number of EM starts whose motifs
+were compared for it (every width, start, refinement and shortening), MEME's Bonferroni
+correction over its starts (``logev = logpv + log(n_starts)`` in ``meme.c``). The p-value that
+chose the motif was minimised over thresholds on the sequences the PWM was fitted to, so ``p``
+is computed on held-out halves instead (:mod:`emseq.motif.heldout`). MEME holds its halves
+out of the whole search (``-hsfrac 0.5``: EM on half the primary sequences, the threshold on
+a quarter, the p-value on the last quarter against half of the control); emseq searches all
+sequences and holds out only the significance (refit on one half, threshold from it, test on
+the other), so ``-hsfrac`` is not settable. The starting points are scored with the same test
+(each seed's best site per sequence in both sets).
 
 Shuffled control
 ----------------

@@ -2,7 +2,7 @@
 
 The p-value that chose a motif's width and sites was minimised over thresholds on the same
 sequences the PWM was fitted to, so even a meaningless PWM separates the primary from the
-control there (measured: a junk second motif of a 60-sequence set got p = 1e-7). MEME
+control there (measured: a junk second motif of a 60-sequence set got E = 1e-5). MEME
 therefore fits on half the primary sequences and tests on the others (``-hsfrac 0.5``). emseq
 keeps the search on all the sequences and computes the reported p-value like this:
 
