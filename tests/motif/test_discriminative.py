@@ -4,6 +4,7 @@ preserving shuffle, the enrichment tests against exact references, and bad contr
 import itertools
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,6 @@ from emseq.motif.alphabet import decode, encode
 from emseq.motif.discriminative import (enrichment_log_pvalues, kmer_shuffle, log_hypergeom_sf,
                                         shuffle_rng)
 from emseq.motif.simulate import plant, pwm_correlation, read_meme, site_accuracy
-from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "motif"
 MOTIFS = read_meme(DATA / "jaspar2026_core_vert10.meme")
@@ -65,6 +65,23 @@ def test_control_removes_the_decoy(decoy_sets, objfun):
     assert result.motifs[1].log10_e_value > SIGNIFICANT
     assert result.params["objfun"] == objfun
     assert set(result.convergence["phase"]) >= {"full", "holdout"}
+
+
+@pytest.mark.parametrize("mod", ["oops", "tcm"])
+def test_control_removes_the_decoy_in_oops_and_tcm(mod):
+    """OOPS (rank-sum test) and TCM (binomial test over windows) with the decoy planted by
+    the same model in both sets."""
+    rng = np.random.default_rng(2)
+    decoy = plant(rng, MOTIFS[DECOY], 60, 200, model=mod)
+    primary = plant(rng, MOTIFS[TARGET], 60, 200, zoops_fraction=0.6, into=decoy)
+    control = plant(rng, MOTIFS[DECOY], 60, 200, model=mod)
+    result = discover(primary.sequences, neg=control.sequences, mod=mod, n_threads=1)
+    first = result.motifs[0]
+    assert pwm_correlation(first.pwm, MOTIFS[TARGET]) > 0.9
+    assert pwm_correlation(first.pwm, MOTIFS[DECOY]) < 0.8
+    if mod == "oops":
+        assert first.nsites == 60
+    assert np.isfinite(first.log10_e_value)
 
 
 def test_de_is_the_default_with_a_control(decoy_sets):
