@@ -180,12 +180,10 @@ def discover_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from ..motif import discover
-    from ..motif.options import SearchOptions
 
-    options = discover_options(args)
-    SearchOptions.validate_objective(args.objfun, args.neg, args.shuf)
+    # discover() checks --neg/--objfun/--shuf before it reads anything
     result = discover(args.input, n_threads=args.threads, neg=args.neg, objfun=args.objfun,
-                      shuffle_k=args.shuf, **options)
+                      shuffle_k=args.shuf, **discover_options(args))
     result.write(args.output)
     logger.info("%d motif(s) written to %s", len(result.motifs), args.output)
     return 0

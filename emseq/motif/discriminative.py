@@ -72,8 +72,8 @@ from scipy.stats import binom, norm
 from .alphabet import EncodedSequences
 
 __all__ = ["OBJECTIVES", "SHUFFLE", "SHUFFLE_K_RANGE", "kmer_shuffle", "shuffle_rng",
-           "enrichment_log_pvalues", "threshold_log_pvalue", "log_hypergeom_sf", "selective_columns", "selective_mask", "test_of_model",
-           "report_log_evalue"]
+           "enrichment_log_pvalues", "threshold_log_pvalue", "log_hypergeom_sf",
+           "selective_columns", "selective_mask", "test_of_model", "report_log_evalue"]
 
 #: MEME's objective functions that emseq has
 OBJECTIVES = ("classic", "de", "se")
@@ -251,11 +251,17 @@ def enrichment_log_pvalues(primary: np.ndarray, control: np.ndarray, nsites: np.
         sigma = math.sqrt(max(n * m * (total + 1) / 12.0, 1e-300))
         logp = norm.logsf((u - n * m / 2.0) / sigma) if m else np.zeros(len(u))
         return np.repeat(logp[:, None], len(nsites), axis=1)
-    r = ranks[:, nsites - 1]
+    return _tail_log_pvalue(nsites[None, :], ranks[:, nsites - 1], n, m, test, success)
+
+
+def _tail_log_pvalue(x, draws, n: int, m: int, test: str, success: float | None):
+    """``ln P(X >= x)`` for ``x`` primary candidates among the best ``draws`` of ``n`` primary
+    and ``m`` control ones: hypergeometric, or binomial with ``success`` (default
+    ``n / (n + m)``)."""
     if test == "binomial":
         q = n / max(n + m, 1) if success is None else success
-        return np.minimum(binom.logsf(nsites[None, :] - 1, r, q), 0.0)
-    return log_hypergeom_sf(nsites[None, :], n + m, n, r)
+        return np.minimum(binom.logsf(np.asarray(x) - 1, draws, q), 0.0)
+    return log_hypergeom_sf(x, n + m, n, draws)
 
 
 def threshold_log_pvalue(primary: np.ndarray, control: np.ndarray, threshold: float,
@@ -269,10 +275,7 @@ def threshold_log_pvalue(primary: np.ndarray, control: np.ndarray, threshold: fl
     y = int((np.asarray(control) >= threshold).sum())
     if x == 0:
         return 0.0
-    if test == "binomial":
-        q = n / max(n + m, 1) if success is None else success
-        return float(min(binom.logsf(x - 1, x + y, q), 0.0))
-    return float(log_hypergeom_sf(x, n + m, n, x + y))
+    return float(_tail_log_pvalue(x, x + y, n, m, test, success))
 
 
 # --- the selective objective -----------------------------------------------------------------
