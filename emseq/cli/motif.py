@@ -75,13 +75,12 @@ def _control(text: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="FASTA file of DNA sequences (plain or gzipped)")
     add_engine_arguments(parser)
-    add_control_arguments(parser)
     _parse_meme_spellings(parser)
 
 
-def add_control_arguments(parser: argparse.ArgumentParser) -> None:
-    """Discriminative discovery (MEME's ``-neg``, ``-objfun``, ``-shuf``): ``emseq motif``
-    only, a batch sheet has no control column."""
+def _add_control_arguments(parser: argparse.ArgumentParser) -> None:
+    """Discriminative discovery (MEME's ``-neg``, ``-objfun``, ``-shuf``); in a batch the
+    same control (or ``shuffle``: each sample's own shuffle) for every sample."""
     from ..motif.discriminative import OBJECTIVES, SHUFFLE_K_RANGE
 
     parser.add_argument("--neg", type=_control, metavar="FASTA|shuffle", default=None,
@@ -138,6 +137,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help="EM iterations at most per run")
     parser.add_argument("--seed", type=_types.int_range(0, 2**32 - 1), default=0,
                         help="random seed of the substring sampling")
+    _add_control_arguments(parser)
 
 
 def _parse_meme_spellings(parser: argparse.ArgumentParser) -> None:
@@ -171,19 +171,19 @@ def discover_options(args: argparse.Namespace) -> dict[str, Any]:
                    markov_order=args.markov_order, mask_lowercase=args.mask_lowercase,
                    n_starts=args.starts, random_state=args.seed, evt=args.evt,
                    nsites=args.nsites, minsites=args.minsites, maxsites=args.maxsites,
-                   searchsize=args.searchsize, max_iter=args.maxiter)
+                   searchsize=args.searchsize, max_iter=args.maxiter, neg=args.neg,
+                   objfun=args.objfun, shuffle_k=args.shuf)
     SearchOptions.validate(args.mod, args.nmotifs, args.minw, args.maxw, args.markov_order,
                            SearchOptions.prior_strength, args.starts, args.nsites,
                            args.minsites, args.maxsites, args.evt, args.searchsize)
+    SearchOptions.validate_objective(args.objfun, args.neg, args.shuf)
     return options
 
 
 def run(args: argparse.Namespace) -> int:
     from ..motif import discover
 
-    # discover() checks --neg/--objfun/--shuf before it reads anything
-    result = discover(args.input, n_threads=args.threads, neg=args.neg, objfun=args.objfun,
-                      shuffle_k=args.shuf, **discover_options(args))
+    result = discover(args.input, n_threads=args.threads, **discover_options(args))
     result.write(args.output)
     logger.info("%d motif(s) written to %s", len(result.motifs), args.output)
     return 0
