@@ -13,7 +13,12 @@ Background: an order-2 Markov model trained on real Drosophila sequence
 - a few very long sequences: ``3x100000`` TCM (60 sites per sequence) beside ``300x1000`` TCM
   (0.6 per sequence), the same letters and site density;
 - a scaling series of ZOOPS sets from 100 kbp to 1 Mbp (500 bp sequences) for the growth
-  exponent of time with total length.
+  exponent of time with total length;
+- discriminative mode (``--decoy``, ``--sets decoy``): ``60x200`` primary sets carrying a
+  decoy motif (CTCF, 80 % of the sequences) and a target motif (50 %), with a control set
+  carrying the decoy alone; ``classic`` (no control), ``de`` and ``se`` are scored against the
+  target's sites (top motif), plus whether the decoy was reported as significant (E < 0.05)
+  among the two motifs asked for.
 
 Accuracy: nSn, nPPV, nPC, sSn, sPPV (Tompa et al. 2005; a site is found when it overlaps a
 true one by >= 1/4 of its width) and PWM correlation with the planted motif. Every run is a
@@ -56,6 +61,8 @@ MEME = {
     "crp0 zoops": {"nPC": 0.56, "seconds": None},
     "crp0 tcm": {"nPC": 0.69, "seconds": None},
 }
+#: the decoy motif of the discriminative sets (CTCF), in the primary and the control alike
+DECOY = "MA0139.2"
 
 
 def _crp_truth(path: Path) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -150,6 +157,45 @@ def run_case(case: dict) -> dict:
             "width": result.motifs[0].width if len(result.motifs) else 0, **acc}
 
 
+def run_decoy(case: dict) -> dict:
+    """One decoy set (see the module doc), one objective."""
+    sys.path.insert(0, str(ROOT))
+    from emseq.motif import discover
+    from emseq.motif.simulate import plant, pwm_correlation, read_meme, site_accuracy
+
+    motifs = read_meme(SHARED / "jaspar2026_core_vert10.meme")
+    target, decoy = motifs[case["motif"]], motifs[DECOY]
+    rng = np.random.default_rng(case["seed"])
+    cond = np.array(case["cond"])
+    n, length = case["n"], case["length"]
+    with_decoy = plant(rng, decoy, n, length, cond=cond, zoops_fraction=0.8)
+    primary = plant(rng, target, n, length, cond=cond, zoops_fraction=0.5, into=with_decoy)
+    control = plant(rng, decoy, n, length, cond=cond, zoops_fraction=0.8)
+    extra = {} if case["objfun"] == "classic" else {"neg": control.sequences,
+                                                    "objfun": case["objfun"]}
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    result = discover(primary.sequences, mod="zoops", minw=6, maxw=20, nmotifs=2,
+                      n_threads=case["threads"], progress_bar=False, **extra)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    top = result.motifs[0]
+    sites = result.sites[result.sites["motif"] == top.id]
+    acc = site_accuracy(sites, primary.sites, {name: length for name in primary.names})
+    # a significant motif that is the decoy: closer to it than to the target (E2F1's GGCGCC
+    # core also matches a part of CTCF)
+    decoy_significant = any(
+        m.log10_e_value < np.log10(0.05)
+        and pwm_correlation(m.pwm, decoy) > max(0.8, pwm_correlation(m.pwm, target))
+        for m in result.motifs)
+    return {**{k: case[k] for k in ("set", "motif", "n", "length", "threads")},
+            "mod": case["objfun"], "letters": n * length, "wall_s": wall, "cpu_s": cpu,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "pwm_corr": pwm_correlation(top.pwm, target), "found": top.consensus,
+            "width": top.width, "log10_e": top.log10_e_value,
+            "decoy_significant": decoy_significant, **acc}
+
+
 def _spawn(case: dict) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)],
                           capture_output=True, text=True, cwd=ROOT)
@@ -164,10 +210,14 @@ def main() -> None:
     parser.add_argument("-p", "--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer motifs per set")
     parser.add_argument("--sets", default="all", help="comma-separated set names, or all")
+    parser.add_argument("--decoy", action="store_true",
+                        help="only the discriminative (decoy) sets: results in motif_decoy.tsv")
     args = parser.parse_args()
     if args.case:
         case = json.loads(args.case)
-        print(json.dumps(run_classic(case) if "data" in case else run_case(case)))
+        runner = (run_decoy if "objfun" in case else run_classic if "data" in case
+                  else run_case)
+        print(json.dumps(runner(case)))
         return
     cond = _training_background().tolist()
     names = ["MA0139.2", "MA0138.3", "MA0080.7", "MA0466.4", "MA0106.3", "MA0113.4",
@@ -190,6 +240,10 @@ def main() -> None:
         plan.append((label, "zoops", "zoops", n, 500, 0.5, big))
     # the same 1 Mbp sets on one thread: the OpenMP speed-up of -p N
     plan.append(("2000x500 zoops -p 1", "zoops", "zoops", 2000, 500, 0.5, big))
+    if args.decoy:
+        decoy_benchmark([n for n in names if n != DECOY][:4 if args.quick else 9], cond,
+                        args.threads)
+        return
     wanted = None if args.sets == "all" else set(s.strip() for s in args.sets.split(","))
     runs = []
     for data, mods in (("crp0", ("oops", "zoops", "tcm")), ("lex0", ("zoops",))):
@@ -235,6 +289,32 @@ def main() -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(summary.round(3).to_string(index=False))
     print(f"\ngrowth exponent of wall time vs total length (100 kbp .. 1 Mbp): {exponent:.2f}")
+
+
+def decoy_benchmark(targets: list[str], cond: list, threads: int) -> None:
+    """classic vs de vs se on the decoy sets: ``motif_decoy.tsv`` (per run) and
+    ``motif_decoy_summary.tsv``."""
+    runs = []
+    for i, motif in enumerate(targets):
+        for objfun in ("classic", "de", "se"):
+            case = {"set": "decoy 60x200", "motif": motif, "objfun": objfun, "n": 60,
+                    "length": 200, "seed": 2000 + i, "threads": threads, "cond": cond}
+            row = _spawn(case)
+            runs.append(row)
+            print(f"  {motif} {objfun:7s} {row['cpu_s']:5.2f} CPU s  nPC {row['nPC']:.2f}  "
+                  f"corr {row['pwm_corr']:.2f}  E 10^{row['log10_e']:.1f}  decoy significant "
+                  f"{row['decoy_significant']}  {row['found']}", file=sys.stderr, flush=True)
+    frame = pd.DataFrame(runs)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(RESULTS / "motif_decoy.tsv", sep="\t", index=False, float_format="%.4g")
+    summary = frame.groupby("mod", sort=False).agg(
+        runs=("found", "size"), nPC=("nPC", "mean"), sSn=("sSn", "mean"),
+        sPPV=("sPPV", "mean"), target_found=("pwm_corr", lambda r: float((r > 0.9).mean())),
+        decoy_significant=("decoy_significant", "mean"), cpu_s=("cpu_s", "mean"),
+        wall_s=("wall_s", "mean")).reset_index().rename(columns={"mod": "objfun"})
+    summary.to_csv(RESULTS / "motif_decoy_summary.tsv", sep="\t", index=False,
+                   float_format="%.3g")
+    print(summary.round(3).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ MEME's own spellings are accepted too (``emseq motif seqs.fa -dna -revcomp -mod 
 rewritten to its emseq spelling (:data:`MEME_OPTIONS`), so ``-oc DIR`` is the output folder,
 never ``-o c``. Differences from MEME: sites are searched on both strands unless
 ``--single-strand`` (MEME: the given strand unless ``-revcomp``); ``-o`` and ``-oc`` both
-replace an existing output folder; the alphabet is DNA only.
+replace an existing output folder; the alphabet is DNA only; ``-neg``/``-objfun``/``-shuf``
+work as in MEME but the de/se p-value is computed on a held-out half after the search on all
+sequences (MEME's ``-hsfrac``/``-test`` are refused: see :mod:`emseq.motif.discriminative`).
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ MEME_OPTIONS = {
     "-minsites": "--minsites", "-maxsites": "--maxsites", "-evt": "--evt",
     "-markov_order": "--markov-order", "-bfile": "--bfile", "-oc": "--output",
     "-searchsize": "--searchsize", "-seed": "--seed", "-nostatus": "--quiet",
-    "-maxiter": "--maxiter",
+    "-maxiter": "--maxiter", "-neg": "--neg", "-objfun": "--objfun", "-shuf": "--shuf",
 }
 #: MEME options whose feature emseq does not have: a clear usage error, not a silent no-op
 MEME_UNSUPPORTED = {"-protein": "emseq motif finds DNA motifs only",
                     "-alph": "emseq motif finds DNA motifs only (alphabet ACGT)",
-                    "-neg": "control sequences are not supported yet",
-                    "-objfun": "only MEME's classic objective is supported yet"}
+                    "-hsfrac": "emseq searches all sequences and tests de/se motifs on a "
+                               "random held-out half (not settable)",
+                    "-test": "emseq picks MEME's test by model: hypergeometric (ZOOPS), "
+                             "binomial (TCM), rank-sum (OOPS)"}
 
 
 def translate_meme_options(argv: Sequence[str]) -> list[str]:
@@ -62,10 +66,33 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _control(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a FASTA file of control sequences or 'shuffle'")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="FASTA file of DNA sequences (plain or gzipped)")
     add_engine_arguments(parser)
     _parse_meme_spellings(parser)
+
+
+def _add_control_arguments(parser: argparse.ArgumentParser) -> None:
+    """Discriminative discovery (MEME's ``-neg``, ``-objfun``, ``-shuf``); in a batch the
+    same control (or ``shuffle``: each sample's own shuffle) for every sample."""
+    from ..motif.discriminative import OBJECTIVES, SHUFFLE_K_RANGE
+
+    parser.add_argument("--neg", type=_control, metavar="FASTA|shuffle", default=None,
+                        help="control sequences (MEME's -neg): motifs are scored by their "
+                             "enrichment over them; 'shuffle': the input shuffled keeping its "
+                             "k-mer counts")
+    parser.add_argument("--objfun", choices=OBJECTIVES, default=None,
+                        help="MEME's objective function: classic (default without --neg), de "
+                             "(differential enrichment, default with --neg), se (selective)")
+    parser.add_argument("--shuf", type=_types.int_range(*SHUFFLE_K_RANGE), default=None,
+                        metavar="K", help="k of the k-mer preserving shuffle of --neg shuffle "
+                                          "(MEME's -shuf; default 2)")
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +137,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help="EM iterations at most per run")
     parser.add_argument("--seed", type=_types.int_range(0, 2**32 - 1), default=0,
                         help="random seed of the substring sampling")
+    _add_control_arguments(parser)
 
 
 def _parse_meme_spellings(parser: argparse.ArgumentParser) -> None:
@@ -143,10 +171,12 @@ def discover_options(args: argparse.Namespace) -> dict[str, Any]:
                    markov_order=args.markov_order, mask_lowercase=args.mask_lowercase,
                    n_starts=args.starts, random_state=args.seed, evt=args.evt,
                    nsites=args.nsites, minsites=args.minsites, maxsites=args.maxsites,
-                   searchsize=args.searchsize, max_iter=args.maxiter)
+                   searchsize=args.searchsize, max_iter=args.maxiter, neg=args.neg,
+                   objfun=args.objfun, shuffle_k=args.shuf)
     SearchOptions.validate(args.mod, args.nmotifs, args.minw, args.maxw, args.markov_order,
                            SearchOptions.prior_strength, args.starts, args.nsites,
                            args.minsites, args.maxsites, args.evt, args.searchsize)
+    SearchOptions.validate_objective(args.objfun, args.neg, args.shuf)
     return options
 
 

@@ -14,7 +14,8 @@ from . import _kernels
 from .alphabet import EncodedSequences
 from .inputs import SearchInput
 from .sites import select_sites
-from .trim import trim_insignificant_columns, trim_low_information
+from .trim import (trim_insignificant_columns, trim_low_information,
+                   trim_to_selective_columns)
 from .windows import SequenceView, Windows
 
 __all__ = ["mstep_theta", "log_prior", "fit_em", "fit_start", "SAMPLE_ITER"]
@@ -99,10 +100,13 @@ def fit_em(inp: SearchInput, data: EncodedSequences, win: Windows, theta0: np.nd
 
 def fit_start(inp: SearchInput, view: SequenceView, win: Windows, theta0: np.ndarray,
               prior0: float, label: dict) -> dict | None:
-    """``SAMPLE_ITER`` EM iterations from one start, trimming, and the E-value-minimising
-    sites (see :func:`emseq.motif.sites.select_sites`); None if no two sites were found."""
+    """``SAMPLE_ITER`` EM iterations from one start, trimming (``se``: to its selective
+    columns), and the sites minimising the objective (see
+    :func:`emseq.motif.sites.select_sites`); None if no two sites were found."""
     theta, prior, _ = fit_em(inp, view.data, win, theta0, prior0, label, SAMPLE_ITER)
     theta, wt = trim_low_information(inp, theta)
+    if inp.options.objective == "se":
+        theta, wt = trim_to_selective_columns(inp, theta)
     sel = select_sites(inp, view.data, view.windows(wt) if wt != win.w else win, theta)
     if sel is not None:
         lo, hi = trim_insignificant_columns(inp, sel["counts"])

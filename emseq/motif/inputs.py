@@ -15,9 +15,10 @@ from ..io.fasta import FastaRecord, read_fasta
 from .alphabet import EncodedSequences, encode
 from .background import Background
 from .options import SCAN_LETTERS, SearchOptions
+from .windows import SequenceView
 
-__all__ = ["load_sequences", "longest_known_run", "chunked", "SearchInput", "SCAN_LETTERS",
-           "TCM_CHUNK"]
+__all__ = ["load_sequences", "longest_known_run", "chunked", "letters_of", "SearchInput",
+           "SCAN_LETTERS", "TCM_CHUNK"]
 
 logger = logging.getLogger("emseq.motif.search")
 
@@ -25,9 +26,10 @@ logger = logging.getLogger("emseq.motif.search")
 TCM_CHUNK = 500
 
 
-def load_sequences(sequences, mask_lowercase: bool) -> EncodedSequences:
+def load_sequences(sequences, mask_lowercase: bool, label: str = "input") -> EncodedSequences:
     """The input (a FASTA path, strings or FastaRecords) encoded, with one clear error for
-    empty, protein or non-DNA input; empty sequences are dropped."""
+    empty, protein or non-DNA input (naming the file, or ``label`` for sequences given in
+    memory); empty sequences are dropped."""
     if isinstance(sequences, (str, os.PathLike)):
         records = read_fasta(sequences)
         names = [r.name for r in records]
@@ -43,9 +45,9 @@ def load_sequences(sequences, mask_lowercase: bool) -> EncodedSequences:
                 names.append(f"seq{i + 1}")
                 strings.append(item)
             else:
-                raise InputError(f"sequence {i + 1}: expected a string or FastaRecord, "
-                                 f"got {type(item).__name__}")
-        source = "input"
+                raise InputError(f"{label} sequence {i + 1}: expected a string or "
+                                 f"FastaRecord, got {type(item).__name__}")
+        source = label
     if not strings:
         raise InputError(f"{source}: no sequences")
     total = sum(len(s) for s in strings)
@@ -121,6 +123,11 @@ class SearchInput:
         The random source of the scan subset and of the sampled seeds.
     traces : list of DataFrame
         Every EM run's convergence record, appended by the fitting step.
+    control : SequenceView or None
+        The control sequences (``de``/``se``) with their background log-probabilities under
+        the primary's background (as MEME: one background for both sets), never erased.
+    control_scan : SequenceView or None
+        The control's counterpart of ``scan``: a random subset of about as many letters.
     """
 
     data: EncodedSequences
@@ -134,6 +141,8 @@ class SearchInput:
     n_threads: int
     rng: np.random.Generator
     traces: list[pd.DataFrame] = field(default_factory=list)
+    control: SequenceView | None = None
+    control_scan: SequenceView | None = None
 
     @property
     def sampled(self) -> bool:
@@ -142,30 +151,58 @@ class SearchInput:
 
     @classmethod
     def prepare(cls, data: EncodedSequences, background: Background, options: SearchOptions,
-                rng: np.random.Generator) -> "SearchInput":
-        """Background log-probabilities and the scan set, computed once."""
+                rng: np.random.Generator, control: EncodedSequences | None = None
+                ) -> "SearchInput":
+        """Background log-probabilities and the scan sets, computed once."""
         bglp = background.logprob(data)
-        limit = options.search_letters
-        if limit and len(data.codes) > limit:
-            order = rng.permutation(data.n_sequences)
-            cum = np.cumsum(data.lengths[order])
-            scan_index = np.sort(order[:max(2, int(np.searchsorted(cum, limit)) + 1)])
-            scan = data.subset(scan_index)
-        else:
-            scan_index = np.arange(data.n_sequences)
-            scan = data
-        if options.model == "tcm" and int(scan.lengths.max()) > 2 * TCM_CHUNK:
-            # TCM sites may crowd into a few long sequences: the starting-point search keeps
-            # one site per sequence, so it sees long sequences as chunks (same letters)
-            scan = chunked(scan, TCM_CHUNK)
+        scan, scan_index = _scan_set(data, options, rng)
         scan_bglp = bglp if scan is data else background.logprob(scan)
         n_threads = max(1, min(options.n_threads, len(data.codes) // 50_000))
-        return cls(data, background, options, bglp, scan, scan_index, scan_bglp,
-                   options.prior_strength * background.freqs, n_threads, rng)
+        inp = cls(data, background, options, bglp, scan, scan_index, scan_bglp,
+                  options.prior_strength * background.freqs, n_threads, rng)
+        if control is not None:
+            control_bglp = background.logprob(control)
+            inp.control = SequenceView(control, control_bglp, None)
+            control_scan, _ = _scan_set(control, options, rng)
+            inp.control_scan = (inp.control if control_scan is control else
+                                SequenceView(control_scan, background.logprob(control_scan),
+                                             None))
+        return inp
+
+    def control_of(self, data: EncodedSequences) -> SequenceView:
+        """The control sequences compared with ``data``: all of them for all the input, the
+        control's scan subset for the scan set."""
+        return self.control if data is self.data else self.control_scan
 
     def scan_weights(self, erase: np.ndarray | None) -> np.ndarray | None:
         """The erasing weights of ``data`` restricted to the scan set."""
         if erase is None or not self.sampled:
             return erase
-        return np.concatenate([erase[self.data.offsets[i]:self.data.offsets[i + 1]]
-                               for i in self.scan_index])
+        return letters_of(erase, self.data, self.scan_index)
+
+
+def letters_of(values: np.ndarray, data: EncodedSequences, index: np.ndarray) -> np.ndarray:
+    """Per-letter ``values`` of ``data`` restricted to the sequences ``index`` (in that
+    order), as for ``data.subset(index)``."""
+    return np.concatenate([values[data.offsets[i]:data.offsets[i + 1]] for i in index])
+
+
+def _scan_set(data: EncodedSequences, options: SearchOptions, rng: np.random.Generator
+              ) -> tuple[EncodedSequences, np.ndarray]:
+    """The sequences the starting points are scored on and their indices in ``data``: all of
+    them, or a random subset of about ``options.search_letters`` letters; for TCM, long
+    sequences cut into ``TCM_CHUNK`` pieces (same letters)."""
+    limit = options.search_letters
+    if limit and len(data.codes) > limit:
+        order = rng.permutation(data.n_sequences)
+        cum = np.cumsum(data.lengths[order])
+        scan_index = np.sort(order[:max(2, int(np.searchsorted(cum, limit)) + 1)])
+        scan = data.subset(scan_index)
+    else:
+        scan_index = np.arange(data.n_sequences)
+        scan = data
+    if options.model == "tcm" and int(scan.lengths.max()) > 2 * TCM_CHUNK:
+        # TCM sites may crowd into a few long sequences: the starting-point search keeps
+        # one site per sequence, so it sees long sequences as chunks (same letters)
+        scan = chunked(scan, TCM_CHUNK)
+    return scan, scan_index

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from .background import MAX_ORDER
+from .discriminative import OBJECTIVES, SHUFFLE, SHUFFLE_K_RANGE
 
 __all__ = ["MODELS", "DEFAULT_STARTS", "SCAN_LETTERS", "SearchOptions"]
 
@@ -59,6 +60,16 @@ class SearchOptions:
     search_letters : int
         Letters of the scan set of the starting-point search (MEME's ``-searchsize``): a
         random subset of sequences beyond this; 0 for all.
+    objective : {"classic", "de", "se"}
+        MEME's ``-objfun``: ``classic`` (the E-value of the sites' alignment, no control),
+        ``de`` (differential enrichment of the sites in the primary sequences over the
+        control) or ``se`` (selective: ``de`` on the most informative columns); see
+        :mod:`emseq.motif.discriminative`.
+    control : str or None
+        Where the control sequences came from (a path, or ``"shuffle"``); None with
+        ``classic``.
+    shuffle_k : int
+        k of the k-mer preserving shuffle of ``control="shuffle"`` (MEME's ``-shuf``).
     """
 
     model: str = "zoops"
@@ -77,6 +88,14 @@ class SearchOptions:
     max_sites: int | None = None
     evt: float = float("inf")
     search_letters: int = SCAN_LETTERS
+    objective: str = "classic"
+    control: str | None = None
+    shuffle_k: int = 2
+
+    @property
+    def discriminative(self) -> bool:
+        """Whether motifs are scored against control sequences (``de``/``se``)."""
+        return self.objective != "classic"
 
     def site_range(self, n_candidates: int) -> tuple[int, int]:
         """The numbers of sites allowed among ``n_candidates`` (inclusive bounds)."""
@@ -136,3 +155,34 @@ class SearchOptions:
             raise UsageError(f"--searchsize must be 0 (all) or positive, got {searchsize}")
         return (mod, int(n_starts), None if minsites is None else int(minsites),
                 None if maxsites is None else int(maxsites))
+
+    @staticmethod
+    def validate_objective(objfun: str | None, neg, shuffle_k: int | None
+                           ) -> tuple[str, object, int]:
+        """The objective, the control and the shuffle's k, checked as MEME does.
+
+        ``objfun`` None means ``de`` with a control and ``classic`` without; ``de``/``se``
+        without a control use the input shuffled (MEME's behaviour without ``-neg``); a
+        control with ``classic`` is refused (MEME: "You may not use option '-neg' with option
+        '-objfun classic'").
+        """
+        if isinstance(neg, str) and not neg.strip():
+            raise UsageError("--neg needs a FASTA file of control sequences or 'shuffle', "
+                             "got an empty value")
+        objective = ("de" if neg is not None else "classic") if objfun is None else str(objfun)
+        objective = objective.lower()
+        if objective not in OBJECTIVES:
+            raise UsageError(f"--objfun must be one of {', '.join(OBJECTIVES)}; got {objfun!r}")
+        if objective == "classic" and neg is not None:
+            raise UsageError("--neg needs --objfun de or se: the classic objective does not "
+                             "use control sequences")
+        if objective != "classic" and neg is None:
+            neg = SHUFFLE
+        lo, hi = SHUFFLE_K_RANGE
+        if shuffle_k is not None:
+            if not (isinstance(neg, str) and neg == SHUFFLE):
+                raise UsageError("--shuf applies to --neg shuffle only (the control sequences "
+                                 "are given)")
+            if not lo <= int(shuffle_k) <= hi:
+                raise UsageError(f"--shuf must be between {lo} and {hi}, got {shuffle_k}")
+        return objective, neg, 2 if shuffle_k is None else int(shuffle_k)

@@ -10,6 +10,10 @@ For each motif (``nmotifs`` rounds, with probabilistic erasing in between):
    E-value after that EM is the motif;
 4. its sites are erased (:mod:`.erase`) before the next round.
 
+With control sequences (``objfun`` ``de``/``se``, :mod:`.discriminative`) every "E-value"
+above is the p-value of the sites' enrichment over the control, and the motif's reported
+E-value is that p-value times the number of starts compared (MEME's rule).
+
 The input is read and checked once and its statistics (background log-probabilities, the
 scan set of the starting-point search) are computed once (:class:`.inputs.SearchInput`); the
 windows of each width are computed once per round (:class:`.windows.SequenceView`).
@@ -30,8 +34,10 @@ from .._threads import resolve_threads
 from ..errors import InputError
 from ..io.fasta import FastaRecord
 from .background import Background
+from .discriminative import SHUFFLE, kmer_shuffle, report_log_evalue, shuffle_rng
 from .erase import erase_sites
 from .fit import fit_em
+from .heldout import heldout_log_pvalue
 from .inputs import SearchInput, load_sequences, longest_known_run
 from .options import DEFAULT_STARTS, MODELS, SCAN_LETTERS, SearchOptions
 from .result import Motif, MotifResult, MotifSet, consensus
@@ -109,6 +115,15 @@ def find_motif(inp: SearchInput, full: SequenceView, widths: Sequence[int], moti
                      w, sel["loge"] / _LN10, cand["loge"] / _LN10)
         if chosen is None or sel["loge"] < chosen["loge"]:
             chosen = sel
+    if chosen is not None and inp.options.discriminative:
+        # MEME's de/se E-value: the p-value on held-out sequences times the starts compared
+        n_tests = len(cands) + len(extra)
+        heldout = heldout_log_pvalue(inp, full, chosen, motif_index)
+        logger.debug("motif %d: log10 p %.2f in sample, %s held out, %d starts", motif_index,
+                     chosen["loge"] / _LN10,
+                     "n/a" if heldout is None else f"{heldout / _LN10:.2f}", n_tests)
+        chosen["loge"] = report_log_evalue(chosen["loge"] if heldout is None else heldout,
+                                           n_tests)
     return chosen
 
 
@@ -121,7 +136,8 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
              random_state: int | None = 0, progress_bar: bool | None = None,
              evt: float = float("inf"), nsites: int | None = None,
              minsites: int | None = None, maxsites: int | None = None,
-             searchsize: int | None = None) -> MotifResult:
+             searchsize: int | None = None, neg=None, objfun: str | None = None,
+             shuffle_k: int | None = None) -> MotifResult:
     """Discover motifs in DNA sequences with MEME's mixture models fitted by EM.
 
     Parameters
@@ -167,6 +183,14 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
     searchsize : int, optional
         Letters the starting points are searched on (MEME's ``-searchsize``; default
         ``SCAN_LETTERS``, 0 for all).
+    neg : path-like, iterable of str or FastaRecord, or "shuffle", optional
+        Control sequences (MEME's ``-neg``), read and checked like ``sequences``; ``"shuffle"``:
+        the input shuffled keeping its k-mer counts (:func:`.discriminative.kmer_shuffle`).
+    objfun : {"classic", "de", "se"}, optional
+        MEME's objective function (default: ``de`` with ``neg``, else ``classic``); ``de``/
+        ``se`` without ``neg`` use the shuffled input, as MEME. See :mod:`.discriminative`.
+    shuffle_k : int, optional
+        k of the shuffle of ``neg="shuffle"`` (MEME's ``-shuf``, 1-6; default 2).
 
     Returns
     -------
@@ -175,6 +199,7 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
     mod, n_starts, min_sites, max_sites = SearchOptions.validate(
         mod, nmotifs, minw, maxw, markov_order, prior_strength, n_starts, nsites, minsites,
         maxsites, evt, searchsize)
+    objective, neg, shuffle_k = SearchOptions.validate_objective(objfun, neg, shuffle_k)
     threads = resolve_threads(n_threads)
     data = load_sequences(sequences, mask_lowercase)
     # the longest run of known letters (within a sequence) decides whether any site is possible
@@ -182,6 +207,16 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
     if boundary_runs < minw:
         raise InputError(f"no sequence has {minw} consecutive known letters (longest "
                          f"{boundary_runs}); lower --minw or check the input")
+    control = None
+    if objective != "classic":
+        if isinstance(neg, str) and neg == SHUFFLE:
+            control = kmer_shuffle(data, shuffle_k, shuffle_rng(random_state))
+        else:
+            control = load_sequences(neg, mask_lowercase, label="control")
+            if longest_known_run(control) < minw:
+                raise InputError(f"{neg if isinstance(neg, (str, os.PathLike)) else 'control'}"
+                                 f": no control sequence has {minw} consecutive known letters;"
+                                 " lower --minw or check the control")
     too_short = int((data.lengths < minw).sum())
     if too_short:
         logger.info("%d of %d sequences are shorter than --minw %d and are skipped", too_short,
@@ -194,16 +229,23 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
         bg = Background.read(bfile)
     else:
         bg = Background.estimate(data, int(markov_order), revcomp=revcomp)
-    logger.info("%d sequences, %d letters; background order %d; widths %s; model %s",
-                data.n_sequences, len(data.codes), bg.order, widths, mod)
+    logger.info("%d sequences, %d letters; background order %d; widths %s; model %s; "
+                "objective %s", data.n_sequences, len(data.codes), bg.order, widths, mod,
+                objective)
+    if control is not None:
+        logger.info("control: %d sequences, %d letters (%s)", control.n_sequences,
+                    len(control.codes), f"{shuffle_k}-mer shuffle of the input"
+                    if isinstance(neg, str) and neg == SHUFFLE else neg)
     options = SearchOptions(model="tcm" if mod == "anr" else mod, nmotifs=int(nmotifs),
                             minw=int(minw), maxw=maxw_eff, revcomp=bool(revcomp), pal=bool(pal),
                             prior_strength=prior_strength, max_iter=max_iter,
                             theta_tol=theta_tol, n_starts=n_starts, n_kmers=n_kmers,
                             n_threads=threads, min_sites=min_sites, max_sites=max_sites,
                             evt=float(evt),
-                            search_letters=SCAN_LETTERS if searchsize is None else int(searchsize))
-    inp = SearchInput.prepare(data, bg, options, np.random.default_rng(random_state))
+                            search_letters=SCAN_LETTERS if searchsize is None else int(searchsize),
+                            objective=objective, control=_control_label(neg),
+                            shuffle_k=shuffle_k)
+    inp = SearchInput.prepare(data, bg, options, np.random.default_rng(random_state), control)
     motifs = MotifSet()
     site_frames = []
     erase = None
@@ -236,5 +278,14 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
     params = dict(mod=mod, nmotifs=nmotifs, minw=minw, maxw=maxw, revcomp=revcomp, pal=pal,
                   markov_order=bg.order, bfile=str(bfile) if bfile else None,
                   mask_lowercase=mask_lowercase, n_threads=threads, evt=float(evt),
-                  minsites=min_sites, maxsites=max_sites)
+                  minsites=min_sites, maxsites=max_sites, objfun=objective,
+                  neg=options.control)
     return MotifResult(motifs, sites, convergence, bg, params, data.n_sequences)
+
+
+def _control_label(neg) -> str | None:
+    """How the control is named in the options and ``params``: its path, ``shuffle``,
+    ``sequences`` (given in memory) or None."""
+    if neg is None:
+        return None
+    return str(neg) if isinstance(neg, (str, os.PathLike)) else "sequences"

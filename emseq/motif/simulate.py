@@ -61,19 +61,29 @@ def _sample_site(rng: np.random.Generator, pwm: np.ndarray) -> np.ndarray:
 
 def plant(rng: np.random.Generator, pwm: np.ndarray, n_sequences: int, length: int, *,
           model: str = "zoops", cond: np.ndarray | None = None, zoops_fraction: float = 0.5,
-          tcm_rate: float = 1.0, revcomp: bool = True) -> PlantedSet:
+          tcm_rate: float = 1.0, revcomp: bool = True, into: PlantedSet | None = None
+          ) -> PlantedSet:
     """Plant sites of ``pwm`` into Markov background sequences.
 
     OOPS: one site per sequence; ZOOPS: one site in a random ``zoops_fraction`` of the
     sequences; TCM: a Poisson(``tcm_rate``) number of non-overlapping sites per sequence.
-    Strands are random when ``revcomp``.
+    Strands are random when ``revcomp``. With ``into``, the sites go into its sequences
+    (``n_sequences`` and ``length`` must match them) without overlapping its sites; the
+    result's ``sites`` and ``pwm`` are the new motif's only.
     """
     if cond is None:
         cond = np.full((1, 4), 0.25)
     w = len(pwm)
     names, seqs, rows = [], [], []
     for i in range(n_sequences):
-        codes = markov_sequence(rng, length, cond)
+        if into is None:
+            codes = markov_sequence(rng, length, cond)
+        else:
+            codes = np.array(["ACGT".index(c) for c in into.sequences[i]], dtype=np.int64)
+        name = f"seq{i + 1}" if into is None else into.names[i]
+        taken = [] if into is None else [
+            (s - 1, e) for s, e in into.sites.loc[into.sites["sequence"] == name,
+                                                  ["start", "end"]].itertuples(index=False)]
         if model == "oops":
             k = 1
         elif model == "zoops":
@@ -85,9 +95,9 @@ def plant(rng: np.random.Generator, pwm: np.ndarray, n_sequences: int, length: i
         while len(starts) < k and tries < 1000:
             tries += 1
             s = int(rng.integers(0, length - w + 1))
-            if all(abs(s - t) >= w for t in starts):
+            if (all(abs(s - t) >= w for t in starts)
+                    and all(s + w <= lo or s >= hi for lo, hi in taken)):
                 starts.append(s)
-        name = f"seq{i + 1}"
         for s in sorted(starts):
             site = _sample_site(rng, pwm)
             strand = "+"

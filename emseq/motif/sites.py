@@ -8,15 +8,25 @@ import pandas as pd
 
 from . import _kernels
 from .alphabet import LETTERS, EncodedSequences
+from .discriminative import enrichment_log_pvalues, selective_mask, test_of_model
 from .inputs import TCM_CHUNK, SearchInput
 from .stats import log_evalue, site_pvalues
-from .windows import Windows, log_alignments, site_letters
+from .windows import SequenceView, Windows, log_alignments, site_letters
 
-__all__ = ["candidate_sites", "select_sites", "sites_frame", "TCM_MIN_CANDIDATES"]
+__all__ = ["candidate_sites", "select_sites", "enrichment_of_sites", "sites_frame",
+           "TCM_MIN_CANDIDATES"]
 
 #: TCM considers up to max(5 x sequences, this) candidate sites (MEME: 5 x sequences; a
 #: sequence longer than TCM_CHUNK counts as its pieces)
 TCM_MIN_CANDIDATES = 100
+
+
+def _tcm_candidate_limit(data: EncodedSequences, win: Windows) -> int:
+    """The most TCM candidate sites kept: max(5 x sequences with a possible site, 100), a
+    sequence longer than ``TCM_CHUNK`` counted as its pieces (3 sequences of 100 kbp would
+    otherwise cap 180 planted sites at 100)."""
+    pieces = int(np.ceil(data.lengths[win.n_valid > 0] / TCM_CHUNK).sum())
+    return max(5 * pieces, TCM_MIN_CANDIDATES)
 
 
 def candidate_sites(inp: SearchInput, data: EncodedSequences, win: Windows, theta: np.ndarray
@@ -45,10 +55,7 @@ def candidate_sites(inp: SearchInput, data: EncodedSequences, win: Windows, thet
     if not opts.revcomp:
         rev[:] = -np.inf
     best = np.maximum(fwd, rev)
-    # MEME's 5 per sequence, a long sequence counted as its TCM_CHUNK pieces (3 sequences of
-    # 100 kbp would otherwise cap 180 planted sites at 100)
-    pieces = int(np.ceil(data.lengths[win.n_valid > 0] / TCM_CHUNK).sum())
-    k = int(min(max(5 * pieces, TCM_MIN_CANDIDATES), np.isfinite(best).sum()))
+    k = int(min(_tcm_candidate_limit(data, win), np.isfinite(best).sum()))
     if k == 0:
         return (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.int8), np.zeros(0))
     cand = np.argpartition(-best, min(k * 3, len(best) - 1))[:min(k * 3, len(best))]
@@ -71,12 +78,18 @@ def candidate_sites(inp: SearchInput, data: EncodedSequences, win: Windows, thet
 
 def select_sites(inp: SearchInput, data: EncodedSequences, win: Windows, theta: np.ndarray
                  ) -> dict | None:
-    """Choose the number of sites minimising the E-value.
+    """Choose the number of sites minimising the objective: the E-value (``classic``) or the
+    p-value of the sites' enrichment over the control (``de``/``se``, see
+    :mod:`emseq.motif.discriminative`; ``se`` ranks the sites by its selective columns).
 
-    Returns a selection: ``w, theta, loge`` (natural log E-value), ``n`` (sites), their
-    ``seqs, pos, strand`` and letter ``counts`` of shape (w, 4); None below two sites.
+    Returns a selection: ``w, theta, loge`` (natural log of the E-value, or of the p-value for
+    de/se), ``n`` (sites), their ``seqs, pos, strand`` and letter ``counts`` of shape (w, 4);
+    None below two sites.
     """
-    seqs, pos, strand, score = candidate_sites(inp, data, win, theta)
+    opts = inp.options
+    rank_theta = (selective_mask(theta, inp.background.freqs, opts.minw)
+                  if opts.objective == "se" else theta)
+    seqs, pos, strand, score = candidate_sites(inp, data, win, rank_theta)
     w = win.w
     if len(pos) < 2:
         return None
@@ -84,19 +97,42 @@ def select_sites(inp: SearchInput, data: EncodedSequences, win: Windows, theta: 
     onehot = np.zeros(lett.shape + (4,))
     np.put_along_axis(onehot, lett[..., None].astype(np.int64), 1.0, axis=-1)
     cum = np.cumsum(onehot, axis=0)
-    if inp.options.model == "oops":
+    if opts.model == "oops":
         ns = np.array([len(pos)])
     else:
-        lo, hi = inp.options.site_range(len(pos))
+        lo, hi = opts.site_range(len(pos))
         if lo > len(pos):
             return None
         ns = np.arange(lo, hi + 1)
-    nalign = log_alignments(inp.options.model, inp.options.n_strands, win, ns)
-    loge = log_evalue(cum[ns - 1], inp.background.freqs, nalign)
-    g = int(np.argmin(loge))
+    if opts.discriminative:
+        loge = enrichment_of_sites(inp, inp.control_of(data), win, rank_theta, score, ns)
+        # ties (a p-value flat over thresholds): the most sites, as MEME
+        g = len(ns) - 1 - int(np.argmin(loge[::-1]))
+    else:
+        nalign = log_alignments(opts.model, opts.n_strands, win, ns)
+        loge = log_evalue(cum[ns - 1], inp.background.freqs, nalign)
+        g = int(np.argmin(loge))
     n = int(ns[g])
     return {"w": w, "theta": theta, "loge": float(loge[g]), "n": n,
             "seqs": seqs[:n], "pos": pos[:n], "strand": strand[:n], "counts": cum[n - 1]}
+
+
+def enrichment_of_sites(inp: SearchInput, control: SequenceView, win: Windows,
+                        theta: np.ndarray, score: np.ndarray, ns: np.ndarray) -> np.ndarray:
+    """Log p-values of the enrichment of the best ``ns`` candidates (scores ``score``, best
+    first, in the windows ``win``) over the candidates of the same PWM in ``control``."""
+    cwin = control.windows(win.w)
+    _, _, _, cscore = candidate_sites(inp, control.data, cwin, theta)
+    test = test_of_model(inp.options.model, per_window=True)
+    if test != "binomial":
+        return enrichment_log_pvalues(score[None], cscore[None], ns, test)[0]
+    windows_p, windows_c = float(win.n_valid.sum()), float(cwin.n_valid.sum())
+    logp = enrichment_log_pvalues(score[None], cscore[None], ns, test,
+                                  success=windows_p / max(windows_p + windows_c, 1.0))[0]
+    if len(cscore) >= _tcm_candidate_limit(control.data, cwin):
+        # the control's list is bounded: below its last score the ranks are unknown
+        logp = np.where(score[ns - 1] >= cscore.min(), logp, 0.0)
+    return logp
 
 
 def sites_frame(inp: SearchInput, motif_id: str, sel: dict, pwm: np.ndarray) -> pd.DataFrame:

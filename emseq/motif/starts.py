@@ -17,6 +17,7 @@ import numpy as np
 from . import _kernels
 from .alphabet import EncodedSequences
 from .fit import mstep_theta
+from .discriminative import enrichment_log_pvalues, test_of_model
 from .inputs import SearchInput
 from .stats import log_evalue
 from .windows import SequenceView, Windows, log_alignments, site_letters
@@ -120,32 +121,23 @@ def starting_points(inp: SearchInput, scan: SequenceView, w: int
         while grid[-1] * 2 < hi:
             grid.append(grid[-1] * 2)
         grid = np.unique(np.array(grid + [hi]))
-    nalign = log_alignments(opts.model, opts.n_strands, win, grid)
-    many = grid >= max(grid[0], math.sqrt(n_used))
-    best: list[tuple[float, int, int]] = []  # (logE, seed, n)
-    best_many: list[tuple[float, int, int]] = []  # the same, over the many-site counts only
     order = np.argsort(-score, axis=1, kind="stable")[:, :n_used]
-    chunk = max(1, 2_000_000 // max(n_used * w * 4, 1))
-    for lo in range(0, n_seeds, chunk):
-        hi = min(n_seeds, lo + chunk)
-        o = order[lo:hi]
-        p = np.take_along_axis(pos[lo:hi], o, axis=1)
-        s = np.take_along_axis(strand[lo:hi], o, axis=1)
-        lett = site_letters(data, p, s, w)
-        onehot = np.zeros(lett.shape + (4,), dtype=np.float32)
-        np.put_along_axis(onehot, lett[..., None].astype(np.int64), 1.0, axis=-1)
-        cum = np.cumsum(onehot, axis=1)[:, grid - 1]          # (chunk, G, w, 4)
-        loge = log_evalue(cum.astype(float), inp.background.freqs, nalign[None, :])
-        for i in range(hi - lo):
-            g = int(np.argmin(loge[i]))
-            best.append((float(loge[i, g]), lo + i, int(grid[g])))
-            g = int(np.flatnonzero(many)[np.argmin(loge[i, many])])
-            best_many.append((float(loge[i, g]), lo + i, int(grid[g])))
-    best.sort()
-    best_many.sort()
+    if opts.discriminative:
+        seed_loge = _seed_log_pvalues(inp, scan, w, lps, np.take_along_axis(score, order, 1),
+                                      grid)
+    else:
+        seed_loge = _seed_log_evalues(inp, data, win, pos, strand, order, grid)
+    g = np.argmin(seed_loge, axis=1)
+    best = sorted((float(seed_loge[i, g[i]]), i, int(grid[g[i]]))  # (logE, seed, n)
+                  for i in range(n_seeds))
+    # the same over the many-site counts only (see _start_order)
+    many = np.flatnonzero(grid >= max(grid[0], math.sqrt(n_used)))
+    gm = many[np.argmin(seed_loge[:, many], axis=1)]
+    best_many = sorted((float(seed_loge[i, gm[i]]), i, int(grid[gm[i]])) for i in range(n_seeds))
     starts: list[tuple[np.ndarray, float, float]] = []
     seen: list[np.ndarray] = []
-    ordered, n_starts = _start_order(best, best_many, opts.n_starts, inp.sampled)
+    ordered, n_starts = _start_order(best, best_many, opts.n_starts,
+                                     inp.sampled and not opts.discriminative)
     for loge, sd, nsite in ordered:
         o = order[sd, :nsite]
         if opts.pal:
@@ -175,7 +167,8 @@ def _start_order(best: list, best_many: list, n_starts: int, sampled: bool
     """Candidates in the order they become starting points, and how many starts to keep.
 
     The ``n_starts`` best by E-value, and when the scan set is a sample of the data and not
-    even the best is significant (E > 1), one more next to them: the best candidate with many sites (>= sqrt of the sequences). A seed
+    even the best is significant (E > 1), one more next to them: the best candidate with many
+    sites (>= sqrt of the sequences); never with de/se, whose seed scores are p-values. A seed
     alignment's E-value counts only the seed's own columns, so for a motif whose sites carry
     little more information than the number of possible alignments costs (long sequences, a
     15-wide CTCF in 1 kbp), every alignment of the true sites scores worse than a 2-site
@@ -194,6 +187,49 @@ def _start_order(best: list, best_many: list, n_starts: int, sampled: bool
     if extra is None:
         return best, n_starts
     return head + [extra] + [c for c in best[n_starts:] if c[1:] != extra[1:]], n_starts + 1
+
+
+def _seed_log_evalues(inp: SearchInput, data: EncodedSequences, win: Windows,
+                      pos: np.ndarray, strand: np.ndarray, order: np.ndarray, grid: np.ndarray
+                      ) -> np.ndarray:
+    """Classic E-values (natural log) of every seed's best ``grid`` sites aligned: array of
+    shape (n_seeds, G); ``order`` ranks each seed's best site per sequence, best first."""
+    opts = inp.options
+    w = win.w
+    n_seeds, n_used = order.shape
+    nalign = log_alignments(opts.model, opts.n_strands, win, grid)
+    out = np.empty((n_seeds, len(grid)))
+    chunk = max(1, 2_000_000 // max(n_used * w * 4, 1))
+    for lo in range(0, n_seeds, chunk):
+        hi = min(n_seeds, lo + chunk)
+        o = order[lo:hi]
+        p = np.take_along_axis(pos[lo:hi], o, axis=1)
+        s = np.take_along_axis(strand[lo:hi], o, axis=1)
+        lett = site_letters(data, p, s, w)
+        onehot = np.zeros(lett.shape + (4,), dtype=np.float32)
+        np.put_along_axis(onehot, lett[..., None].astype(np.int64), 1.0, axis=-1)
+        cum = np.cumsum(onehot, axis=1)[:, grid - 1]          # (chunk, G, w, 4)
+        out[lo:hi] = log_evalue(cum.astype(float), inp.background.freqs, nalign[None, :])
+    return out
+
+
+def _seed_log_pvalues(inp: SearchInput, scan: SequenceView, w: int, lps: np.ndarray,
+                      primary: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """de/se: p-values (natural log) of the enrichment of every seed's best ``grid`` sites
+    (one per sequence, ``primary`` sorted best first) over its best sites in the control's
+    sequences (same kernel); array of shape (n_seeds, G)."""
+    opts = inp.options
+    control = inp.control_of(scan.data)
+    cwin = control.windows(w)
+    cdata = control.data
+    n_seeds = len(lps)
+    cscore = np.empty((n_seeds, cdata.n_sequences))
+    cpos = np.empty((n_seeds, cdata.n_sequences), dtype=np.int64)
+    cstrand = np.empty((n_seeds, cdata.n_sequences), dtype=np.int8)
+    _kernels.best_sites(cdata.codes, cdata.offsets, lps, cwin.bgwin,
+                        cwin.logw, opts.revcomp, cscore, cpos, cstrand, inp.n_threads)
+    return enrichment_log_pvalues(primary, cscore[:, cwin.n_valid > 0], grid,
+                                  test_of_model(opts.model, per_window=False))
 
 
 def palindrome_counts(inp: SearchInput, data: EncodedSequences, win: Windows, pos: np.ndarray,

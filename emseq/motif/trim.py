@@ -6,10 +6,12 @@ import math
 
 import numpy as np
 
+from .discriminative import selective_columns
 from .inputs import SearchInput
 from .stats import column_log_pvalues
 
-__all__ = ["trim_low_information", "trim_insignificant_columns", "TRIM_BITS", "TRIM_PVALUE"]
+__all__ = ["trim_low_information", "trim_insignificant_columns",
+           "trim_to_selective_columns", "TRIM_BITS", "TRIM_PVALUE"]
 
 #: edge columns of the chosen sites with a larger column p-value are trimmed off
 TRIM_PVALUE = 0.001
@@ -42,3 +44,11 @@ def trim_insignificant_columns(inp: SearchInput, counts: np.ndarray) -> tuple[in
         else:
             hi -= 1
     return lo, hi
+
+
+def trim_to_selective_columns(inp: SearchInput, theta: np.ndarray) -> tuple[np.ndarray, int]:
+    """``se``: the span of the columns the selective objective scores with (MEME's
+    ``smhg_trim_motif``; see :func:`emseq.motif.discriminative.selective_columns`)."""
+    kept = np.flatnonzero(selective_columns(theta, inp.background.freqs, inp.options.minw))
+    lo, hi = int(kept.min()), int(kept.max()) + 1
+    return np.ascontiguousarray(theta[lo:hi]), hi - lo
