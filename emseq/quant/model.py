@@ -365,5 +365,6 @@ def gibbs(classes: EqClasses, efflen: np.ndarray, start: np.ndarray, n: int, *,
     for kept in range(n):
         _gibbs.sweeps(*args, thinning)
         abundance = mu * efflen
-        samples[kept] = abundance * (total_count / abundance.sum())
+        mass = abundance.sum()
+        samples[kept] = abundance * (total_count / mass) if mass > 0 else 0.0
     return samples
