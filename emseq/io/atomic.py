@@ -79,37 +79,32 @@ def write_gzip(path: str | os.PathLike[str], data: bytes) -> None:
             gz.write(data)
 
 
-def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False,
-              float_format: str | None = None) -> None:
-    """Write a DataFrame as a tab-separated table, atomically.
-
-    Tables of text, integer and float columns are formatted in C
-    (:func:`emseq.io.table.format_tsv`), the same bytes as pandas writes; others by pandas.
-    """
+def _tsv_bytes(frame: pd.DataFrame, float_format: str | None, index: bool = False) -> bytes:
+    """A DataFrame as tab-separated bytes: formatted in C (:func:`emseq.io.table.format_tsv`,
+    the same bytes as pandas writes) for text, integer and float columns, by pandas otherwise."""
     from .table import format_tsv
 
     text = None if index else format_tsv(frame, float_format)
-    if text is not None:
-        with atomic_write(path, "wb") as handle:
-            handle.write(text)
-        return
-    with atomic_write(path, newline="") as handle:
-        frame.to_csv(handle, sep="\t", index=index, float_format=float_format,
-                     lineterminator="\n")
+    if text is None:
+        text = frame.to_csv(sep="\t", index=index, float_format=float_format,
+                            lineterminator="\n").encode()
+    return text
+
+
+def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False,
+              float_format: str | None = None) -> None:
+    """Write a DataFrame as a tab-separated table, atomically (see :func:`_tsv_bytes`)."""
+    with atomic_write(path, "wb") as handle:
+        handle.write(_tsv_bytes(frame, float_format, index))
 
 
 def write_tsv_parts(frames: Iterable[pd.DataFrame], path: str | os.PathLike[str], *,
                     float_format: str | None = None) -> None:
     """Write DataFrames of the same columns one after the other as one tab-separated table
     (the header once), atomically: a table too large to hold in memory, part by part."""
-    from .table import format_tsv
-
     with atomic_write(path, "wb") as handle:
         for i, frame in enumerate(frames):
-            text = format_tsv(frame, float_format)
-            if text is None:
-                text = frame.to_csv(sep="\t", index=False, float_format=float_format,
-                                    lineterminator="\n").encode()
+            text = _tsv_bytes(frame, float_format)
             handle.write(text if i == 0 else text[text.index(b"\n") + 1:])
 
 
