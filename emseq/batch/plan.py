@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from ..errors import UsageError
 from .sheet import ENGINE_COLUMNS
 
-__all__ = ["MANIFEST_NAME", "OPTION_FILES", "JobShape", "SCHEDULERS", "is_complete",
+__all__ = ["MANIFEST_NAME", "OPTION_FILES", "JobShape", "SCHEDULERS", "completed_stats",
            "manifest", "plan_jobs"]
 
 MANIFEST_NAME = "emseq_manifest.json"
@@ -50,18 +50,19 @@ def _jsonable(options: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(options), default=str, sort_keys=True))
 
 
-def is_complete(directory: Path, expected: Mapping[str, Any]) -> bool:
-    """Whether ``directory`` holds a finished sample whose manifest equals ``expected``."""
+def completed_stats(directory: Path, expected: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The recorded stats of the finished sample in ``directory`` if its manifest equals
+    ``expected`` (an unfinished, changed or unreadable one: None)."""
     path = directory / MANIFEST_NAME
     if not path.is_file():
-        return False
+        return None
     try:
         recorded = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
-        return False
+        return None
     recorded.pop("emseq_version", None)
-    recorded.pop("stats", None)
-    return recorded == expected
+    stats = recorded.pop("stats", None)
+    return (stats or {}) if recorded == expected else None
 
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import traceback
@@ -27,8 +26,7 @@ from ..io.atomic import write_tsv
 from .cluster import Workers, check_submit_command, open_client
 from .log import BatchLog, death_note, describe_where
 from .merge import merge_outputs
-from .plan import MANIFEST_NAME, OPTION_FILES, JobShape, format_size, is_complete, manifest, \
-    plan_jobs
+from .plan import OPTION_FILES, JobShape, completed_stats, format_size, manifest, plan_jobs
 from .sheet import JOB_LOGS, read_sample_sheet
 from .task import START_TOPIC, remove_stale_staging, run_sample
 
@@ -152,8 +150,8 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
         todo = []
         for row in rows:
             directory = output / row["sample"]
-            if resume and is_complete(directory, manifest(engine, row, options)):
-                stats = json.loads((directory / MANIFEST_NAME).read_text()).get("stats", {})
+            stats = completed_stats(directory, manifest(engine, row, options)) if resume else None
+            if stats is not None:
                 records[row["sample"]] = {**stats, "sample": row["sample"], "status": "ok"}
             else:
                 todo.append(row)

@@ -25,7 +25,7 @@ from .. import __version__
 from ..errors import EmseqError
 from ..io.atomic import STAGING_PATTERN, atomic_write, claim_output, remove_stale_lock
 from .log import sample_log
-from .plan import MANIFEST_NAME, is_complete, manifest
+from .plan import MANIFEST_NAME, completed_stats, manifest
 
 __all__ = ["START_TOPIC", "WRITE_OPTIONS", "remove_stale_staging", "run_sample"]
 
@@ -176,8 +176,8 @@ def run_sample(engine: str, row: Mapping[str, str], options: Mapping[str, Any], 
     # holds it (Dask may run a task twice at once: a worker it took for lost is still running):
     # once that copy has finished the sample, its result is this task's.
     with claim_output(final, force=True, wait=True):
-        if is_complete(final, expected):
-            recorded = json.loads((final / MANIFEST_NAME).read_text())["stats"]
+        recorded = completed_stats(final, expected)
+        if recorded is not None:
             logger.info("%s: finished meanwhile by another copy of its task", sample)
             return {**recorded, "duplicate": True}
         started = time.perf_counter()
