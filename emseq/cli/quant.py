@@ -120,10 +120,10 @@ def quantify_options(args: argparse.Namespace) -> dict[str, Any]:
     Raises
     ------
     UsageError
-        Options that do not go together.
+        Options that do not go together or out of range: the CLI's own checks, then
+        :func:`emseq.quant.api.check_options` (so ``emseq batch`` finds them before any
+        sample starts).
     """
-    if args.num_bootstraps < 0 or args.num_gibbs_samples < 0:
-        raise UsageError("--num-bootstraps and --num-gibbs-samples must be >= 0")
     if (args.seq_bias or args.gc_bias) and not args.bias_correction:
         raise UsageError("--no-bias-correction contradicts --seq-bias/--gc-bias")
     if (args.seq_bias or args.gc_bias) and not args.transcripts:
@@ -137,7 +137,7 @@ def quantify_options(args: argparse.Namespace) -> dict[str, Any]:
         is_gtf = Path(args.gene_map).name.lower().removesuffix(".gz").endswith(
             (".gtf", ".gff", ".gff3", ".gff2"))
         args.gtf, args.tx2gene = (args.gene_map, None) if is_gtf else (None, args.gene_map)
-    return dict(
+    options = dict(
         library_type=args.lib_type,
         vb=args.vb, vb_prior=args.vb_prior, per_nucleotide_prior=args.per_nucleotide_prior,
         tx2gene=args.tx2gene, gtf=args.gtf, squarem=args.squarem,
@@ -150,4 +150,8 @@ def quantify_options(args: argparse.Namespace) -> dict[str, Any]:
         incompat_prior=args.incompat_prior, discard_orphans=args.discard_orphans,
         group_by_name=args.group_by_name, sort_memory=int(args.sort_memory * 2**30),
         show_progress=None if not args.quiet else False, prefetch_report=args.report)
+    from ..quant.api import check_options
+
+    check_options(has_sequences=bool(args.transcripts), **options)
+    return options
 

@@ -25,7 +25,7 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_output_dir, atomic_write, write_gzip, write_tsv
 from .bam import DEFAULT_SORT_MEMORY, EqClasses, read_alignments
-from .bias import BIAS_FILES, GC_HINT_SAMPLE, BiasOptions, resolve_bias
+from .bias import BIAS_FILES, GC_HINT_SAMPLE, GC_HINT_SPREAD, BiasOptions, resolve_bias
 from .gene_map import SNIFF_ROWS, gene_table, read_gtf_tx2gene, sniff_tx2gene
 from .salmon_format import index_hashes, lib_format_counts
 from .transcripts import TranscriptIndex, load_transcripts
@@ -263,11 +263,6 @@ def _placeholder_sequences(index: TranscriptIndex) -> TranscriptIndex:
                            source=index.source)
 
 
-#: The hint shows when the largest observed / expected fragment GC ratio over the busy GC bins
-#: is this many times the smallest (unbiased samples stay within a few percent).
-GC_HINT_SPREAD = 1.5
-
-
 def _hint_gc_bias(index, sample, num_reads, efflen, fld, threads: int) -> None:
     """Log a one-line hint when fragment GC departs strongly from the abundances' prediction."""
     from .bias import gc_departure
@@ -311,6 +306,56 @@ class _LogCollector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
+
+
+def check_options(*, has_sequences: bool, num_bootstraps: int = 0, num_gibbs_samples: int = 0,
+                  thinning_factor: int | None = None, fld_mean: float = 250.0, fld_sd: float = 25.0,
+                  vb_prior: float = 0.01, score_exp: float | None = None,
+                  seq_bias: bool | None = None, gc_bias: bool | None = None,
+                  pos_bias: bool = False, bias_options: BiasOptions | None = None,
+                  incompat_prior: float = 0.0, max_fraglen: int = 1000,
+                  tx2gene: Any = None, gtf: Any = None, **_: Any) -> BiasOptions:
+    """Check :func:`quantify`'s options before anything is read (the one check of the API,
+    ``emseq quant`` and ``emseq batch``, which runs it before a cluster starts).
+
+    ``has_sequences`` says whether the transcript sequences will be given; other keywords of
+    :func:`quantify` are accepted and ignored, so its keyword dictionary can be passed whole.
+
+    Returns
+    -------
+    BiasOptions
+        The bias models that will be learnt (:func:`~emseq.quant.bias.resolve_bias`).
+
+    Raises
+    ------
+    UsageError
+        The first option out of range or contradicting another, named.
+    """
+    if num_bootstraps < 0 or num_gibbs_samples < 0:
+        raise UsageError("num_bootstraps and num_gibbs_samples must be >= 0")
+    if num_bootstraps and num_gibbs_samples:
+        raise UsageError("choose bootstraps or Gibbs samples, not both")
+    if thinning_factor is not None and thinning_factor < 1:
+        raise UsageError(f"thinning_factor must be at least 1, got {thinning_factor}")
+    if not (np.isfinite(fld_mean) and np.isfinite(fld_sd)) or fld_mean <= 0 or fld_sd <= 0:
+        raise UsageError(f"fld_mean and fld_sd must be positive finite numbers, got "
+                         f"{fld_mean} and {fld_sd}")
+    if not np.isfinite(vb_prior) or vb_prior < 0:
+        raise UsageError(f"vb_prior must be a finite number >= 0, got {vb_prior}")
+    if score_exp is not None and (not np.isfinite(score_exp) or score_exp < 0):
+        raise UsageError(f"score_exp must be a finite number >= 0, got {score_exp}")
+    bias = resolve_bias(bias_options, seq_bias, gc_bias, pos_bias, has_sequences)
+    bias.validate()
+    if (bias.seq or bias.gc) and not has_sequences:
+        raise UsageError("sequence and GC bias correction need the transcript sequences: "
+                         "pass the transcript FASTA (-t/--transcripts)")
+    if not 0.0 <= incompat_prior <= 1.0:  # also rejects NaN
+        raise UsageError(f"incompat_prior is a probability in [0, 1], got {incompat_prior}")
+    if max_fraglen < 10:
+        raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
+    if tx2gene is not None and gtf is not None:
+        raise UsageError("give a transcript-to-gene map or a GTF, not both")
+    return bias
 
 
 def quantify(alignments: str | os.PathLike[str],
@@ -412,34 +457,18 @@ def quantify(alignments: str | os.PathLike[str],
     started = time.perf_counter()
     start_time = _dt.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Y")
     threads = resolve_threads(n_threads)
-    if num_bootstraps < 0 or num_gibbs_samples < 0:
-        raise UsageError("num_bootstraps and num_gibbs_samples must be >= 0")
-    if num_bootstraps and num_gibbs_samples:
-        raise UsageError("choose bootstraps or Gibbs samples, not both")
     if thinning_factor is None:
         from .model import GIBBS_THINNING as thinning_factor
-    if thinning_factor < 1:
-        raise UsageError(f"thinning_factor must be at least 1, got {thinning_factor}")
-    if not (np.isfinite(fld_mean) and np.isfinite(fld_sd)) or fld_mean <= 0 or fld_sd <= 0:
-        raise UsageError(f"fld_mean and fld_sd must be positive finite numbers, got "
-                         f"{fld_mean} and {fld_sd}")
-    if not np.isfinite(vb_prior) or vb_prior < 0:
-        raise UsageError(f"vb_prior must be a finite number >= 0, got {vb_prior}")
-    if score_exp is not None and (not np.isfinite(score_exp) or score_exp < 0):
-        raise UsageError(f"score_exp must be a finite number >= 0, got {score_exp}")
     has_sequences = transcripts is not None and not (
         isinstance(transcripts, TranscriptIndex) and not transcripts.has_sequences)
     requested = bool(seq_bias or gc_bias or pos_bias or (bias_options and bias_options.any))
     # None: on with sequences (a model that cannot be learnt is then skipped quietly)
-    bias = resolve_bias(bias_options, seq_bias, gc_bias, pos_bias, has_sequences)
-    bias.validate()
-    if (bias.seq or bias.gc) and not has_sequences:
-        raise UsageError("sequence and GC bias correction need the transcript sequences: "
-                         "pass the transcript FASTA (-t/--transcripts)")
-    if not 0.0 <= incompat_prior <= 1.0:  # also rejects NaN
-        raise UsageError(f"incompat_prior is a probability in [0, 1], got {incompat_prior}")
-    if max_fraglen < 10:
-        raise UsageError(f"max_fraglen must be at least 10, got {max_fraglen}")
+    bias = check_options(
+        has_sequences=has_sequences, num_bootstraps=num_bootstraps,
+        num_gibbs_samples=num_gibbs_samples, thinning_factor=thinning_factor,
+        fld_mean=fld_mean, fld_sd=fld_sd, vb_prior=vb_prior, score_exp=score_exp,
+        seq_bias=seq_bias, gc_bias=gc_bias, pos_bias=pos_bias, bias_options=bias_options,
+        incompat_prior=incompat_prior, max_fraglen=max_fraglen, tx2gene=tx2gene, gtf=gtf)
     _prefetch_imports(prefetch_report)
     collector = _LogCollector()
     package_logger = logging.getLogger("emseq")
@@ -472,8 +501,6 @@ def quantify(alignments: str | os.PathLike[str],
         # (where the sequences are at hand: not with --no-bias-correction and a FASTA)
         hint_gc = index is not None and index.has_sequences and not bias.gc
         gene_map = None
-        if tx2gene is not None and gtf is not None:
-            raise UsageError("give a transcript-to-gene map or a GTF, not both")
         if gtf is not None:
             gene_map = read_gtf_tx2gene(gtf)
         elif tx2gene is not None:

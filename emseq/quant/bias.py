@@ -50,7 +50,7 @@ from .model import FragmentLengthModel
 from .transcripts import TranscriptIndex
 
 __all__ = ["BiasOptions", "BiasModel", "learn_bias", "gc_departure", "needs_sequences",
-           "resolve_bias", "BIAS_FILES", "GC_HINT_SAMPLE"]
+           "resolve_bias", "BIAS_FILES", "GC_HINT_SAMPLE", "GC_HINT_SPREAD"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ BIAS_FILES = ("obs_gc.gz", "exp_gc.gz", "obs5_seq.gz", "exp5_seq.gz", "obs3_seq.
 
 #: Fragments sampled, without correction, to check whether fragment GC departs from expectation.
 GC_HINT_SAMPLE = 100_000
+#: The hint shows when the largest observed / expected fragment GC ratio over the busy GC bins
+#: (:func:`gc_departure`) is this many times the smallest (unbiased samples stay within a few
+#: percent).
+GC_HINT_SPREAD = 1.5
 
 _BASES = "ACGT"
 _PREV = ("A", "C", "G", "T", "-")
@@ -127,12 +131,13 @@ def resolve_bias(options: BiasOptions | None, seq: bool | None, gc: bool | None,
     """The bias models :func:`~emseq.quant.quantify` learns: the one rule for its defaults.
 
     ``seq`` and ``gc`` (``seq_bias``/``gc_bias``; ``--seq-bias``/``--gc-bias``) set to None
-    are on when the transcript sequences are given (``has_sequences``); True or False says so
-    (``--no-bias-correction`` is both False). A model ``options`` asks for stays on.
+    are on when the transcript sequences are given (``has_sequences``) or when ``options``
+    asks for them; True or False says so, whatever ``options`` says (``--no-bias-correction``
+    is both False). ``pos`` adds to ``options.pos``.
     """
     options = options if options is not None else BiasOptions()
-    return replace(options, seq=options.seq or (has_sequences if seq is None else seq),
-                   gc=options.gc or (has_sequences if gc is None else gc),
+    return replace(options, seq=(options.seq or has_sequences) if seq is None else seq,
+                   gc=(options.gc or has_sequences) if gc is None else gc,
                    pos=options.pos or pos)
 
 

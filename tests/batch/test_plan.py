@@ -131,6 +131,9 @@ def test_a_missing_sbatch_is_one_line(sheet, tmp_path, capsys, monkeypatch):
     ("quant", ["--num-bootstraps", "-1"], "argument --num-bootstraps/--numBootstraps: -1 is "
                                        "out of range"),
     ("quant", ["--gc-bias"], "--seq-bias and --gc-bias need the transcript sequences"),
+    # quantify()'s own checks (emseq.quant.api.check_options), before any sample starts
+    ("quant", ["--num-bootstraps", "5", "--num-gibbs-samples", "5"],
+     "choose bootstraps or Gibbs samples, not both"),
     ("mixture", [], "-k/--components is required to fit"),
     ("mixture", ["-k", "4-2"], "the range ends before it starts"),
     ("mixture", ["-k", "2", "--no-squarem"], "--no-squarem is an option of --engine quant"),

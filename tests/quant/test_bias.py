@@ -151,3 +151,18 @@ def test_cli_no_bias_correction(tmp_path):
                            str(FASTA), "--no-bias-correction", "--gcBias", "-o",
                            str(tmp_path / "o2")], capture_output=True, text=True)
     assert proc.returncode == 2 and "contradicts" in proc.stderr
+
+
+def test_explicit_flags_win_over_the_bias_options():
+    """seq_bias=False kept sequence correction on when BiasOptions(seq=True) asked for it,
+    while quantify()'s docstring says the flags override the options when set."""
+    from emseq.quant.bias import BiasOptions, resolve_bias
+
+    asked = BiasOptions(seq=True, gc=True)
+    off = resolve_bias(asked, seq=False, gc=False, has_sequences=True)
+    assert not off.seq and not off.gc
+    kept = resolve_bias(asked, seq=None, gc=None, has_sequences=False)
+    assert kept.seq and kept.gc
+    default = resolve_bias(None, seq=None, gc=None, has_sequences=True)
+    assert default.seq and default.gc and not default.pos
+    assert not resolve_bias(None, None, None, has_sequences=False).seq

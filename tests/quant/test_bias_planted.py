@@ -178,7 +178,7 @@ def test_gc_departure_hint_fires_on_biased_data_only(gc_run, tmp_path):
     index = load_transcripts(fasta)
     low, high = gc_departure(index, plain.eq_classes.sample, table["NumReads"].to_numpy(),
                              table["EffectiveLength"].to_numpy(), plain.fragment_length)
-    assert high > 1.5 * low, (low, high)   # api.GC_HINT_SPREAD
+    assert high > 1.5 * low, (low, high)   # bias.GC_HINT_SPREAD
 
 
 def test_gc_departure_is_small_on_unbiased_data(tmp_path):
