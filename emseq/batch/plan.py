@@ -20,20 +20,38 @@ from ..errors import UsageError
 from .sheet import ENGINE_COLUMNS
 
 __all__ = ["MANIFEST_NAME", "OPTION_FILES", "JobShape", "SCHEDULERS", "completed_stats",
-           "manifest", "plan_jobs"]
+           "manifest", "option_files", "plan_jobs"]
 
 MANIFEST_NAME = "emseq_manifest.json"
-#: Options whose value is a file every sample reads (part of each sample's manifest).
-OPTION_FILES = ("transcripts", "tx2gene", "gtf", "bfile", "control")
+#: Options whose value is a file every sample reads (part of each sample's manifest); motif's
+#: ``neg`` may also be ``"shuffle"`` (no file).
+OPTION_FILES = ("transcripts", "tx2gene", "gtf", "bfile", "neg")
+#: Values of :data:`OPTION_FILES` options that name no file.
+NOT_FILES = ("shuffle",)
+
+
+def option_files(options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (option, path) of every file among ``options`` that every sample reads."""
+    return [(k, str(v)) for k, v in sorted(options.items())
+            if k in OPTION_FILES and isinstance(v, (str, os.PathLike)) and v
+            and str(v) not in NOT_FILES]
 
 
 def _file_fingerprint(path: str) -> dict[str, Any]:
-    stat = os.stat(path)
+    """Size, time and SHA-256 of a file, or of every file of a folder (a zarr array) by
+    relative path and contents."""
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+    for file in files:
+        if root.is_dir():
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    stat = os.stat(path)
+    return {"path": path, "size": sum(f.stat().st_size for f in files),
+            "mtime_ns": max((f.stat().st_mtime_ns for f in files), default=stat.st_mtime_ns),
             "sha256": digest.hexdigest()}
 
 
@@ -41,7 +59,7 @@ def manifest(engine: str, row: Mapping[str, str], options: Mapping[str, Any]) ->
     """The manifest of one sample: engine, sheet row, options and the fingerprints of every
     file it reads (its own input and the shared files among ``options``)."""
     inputs = [row[ENGINE_COLUMNS[engine][0][1]]]
-    inputs += [v for k, v in sorted(options.items()) if k in OPTION_FILES and v]
+    inputs += [path for _, path in option_files(options)]
     return {"engine": engine, "sample": dict(row), "options": _jsonable(options),
             "inputs": [_file_fingerprint(p) for p in inputs]}
 

@@ -26,7 +26,7 @@ from ..io.atomic import write_tsv
 from .cluster import Workers, check_submit_command, open_client
 from .log import BatchLog, death_note, describe_where
 from .merge import merge_outputs
-from .plan import OPTION_FILES, JobShape, completed_stats, format_size, manifest, plan_jobs
+from .plan import JobShape, completed_stats, format_size, manifest, option_files, plan_jobs
 from .sheet import JOB_LOGS, read_sample_sheet
 from .task import START_TOPIC, remove_stale_staging, run_sample
 
@@ -126,10 +126,9 @@ def run(samples: pd.DataFrame | str | os.PathLike[str], output: str | os.PathLik
         raise UsageError(f"threads_per_worker must be at least 1, got {threads_per_worker}")
     sheet = samples if isinstance(samples, pd.DataFrame) else read_sample_sheet(samples, engine)
     options = dict(options or {})
-    for key in OPTION_FILES:  # a file every sample reads: check it once, before anything runs
-        value = options.get(key)
-        if isinstance(value, (str, os.PathLike)) and value and not Path(value).is_file():
-            raise InputError(f"{options[key]}: no such file (given as {key})")
+    for key, path in option_files(options):  # read by every sample: checked once, first
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such file (given as {key})")
     shape = resolve_shape(cluster, cluster_options, threads_per_worker)
     if shape is not None and client is None and not scheduler:
         check_submit_command(shape.scheduler)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError, UsageError
+from ..io.arrays import is_zarr
 
 __all__ = ["ENGINE_COLUMNS", "JOB_LOGS", "MERGED_NAMES", "read_sample_sheet"]
 
@@ -110,7 +111,7 @@ def read_sample_sheet(path: str | os.PathLike[str], engine: str = "quant") -> pd
         file = Path(value.strip())
         if not file.is_absolute():
             file = (path.parent / file).resolve()
-        if not file.is_file():
+        if not (file.is_file() or (engine == "mixture" and is_zarr(file))):
             where = "" if Path(value.strip()).is_absolute() else \
                 f" (relative to the sheet's folder {path.parent.resolve()})"
             raise InputError(f"{path}:{line}: {input_column} file {value!r} does not "

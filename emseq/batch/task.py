@@ -78,10 +78,20 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
                 "iterations": int(len(result.convergence))}
     if engine == "mixture":  # the fit and the files of `emseq mixture`, one implementation
         from ..cli.mixture import run_fit
+        from ..io.arrays import is_zarr
 
-        run_fit(argparse.Namespace(**kwargs, output=str(directory), force=True,
-                                   threads=threads, scheduler=None, workers=None,
-                                   chunk_rows=None), row["table"])
+        fit_args = argparse.Namespace(**kwargs, output=str(directory), force=True,
+                                      threads=threads, scheduler=None, workers=None,
+                                      chunk_rows=None)
+        if is_zarr(row["table"]) and _current_worker() is not None:
+            # a zarr table is fitted on chunks: those of the batch's own cluster (a task
+            # cannot start a LocalCluster of its own: worker processes have no children)
+            from distributed import worker_client
+
+            with worker_client() as client:
+                run_fit(fit_args, row["table"], client)
+        else:
+            run_fit(fit_args, row["table"])
         return {"components": _data_rows(directory / "parameters.tsv"),
                 "iterations": _data_rows(directory / "convergence.tsv")}
     from ..motif import discover
@@ -90,6 +100,16 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
     result = discover(row["fasta"], n_threads=threads, **kwargs)
     result.write(directory, force=True)
     return {"motifs": int(len(result.motifs)), "iterations": int(len(result.convergence))}
+
+
+def _current_worker():
+    """The Dask worker running this task, or None outside a Dask worker."""
+    try:
+        from distributed import get_worker
+
+        return get_worker()
+    except (ImportError, ValueError):
+        return None
 
 
 def _data_rows(path: Path) -> int:
@@ -101,11 +121,8 @@ def _data_rows(path: Path) -> int:
 def _announce_start(sample: str) -> dict[str, Any] | None:
     """Tell the driver (through a Dask event) that ``sample`` starts, and where; return
     where (None outside a Dask worker)."""
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):  # not inside a Dask worker
+    worker = _current_worker()
+    if worker is None:
         return None
     job = os.environ.get("SLURM_JOB_ID") or os.environ.get("PBS_JOBID") or \
         os.environ.get("JOB_ID") or os.environ.get("LSB_JOBID")

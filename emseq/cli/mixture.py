@@ -464,7 +464,10 @@ def _lazy_input(args: argparse.Namespace, input_path: str):
     return X, [f"x{j + 1}" for j in keep]
 
 
-def run_fit(args: argparse.Namespace, input_path: str) -> int:
+def run_fit(args: argparse.Namespace, input_path: str, client=None) -> int:
+    """Fit (or select) the mixture of ``input_path`` and write ``args.output``; a lazy input
+    (:func:`_on_dask`) is fitted on ``client`` when given (a batch task's own cluster), else
+    on ``--scheduler`` or an embedded LocalCluster of ``--workers``."""
     from ..batch.cluster import open_client
 
     ks, covs = check_fit_options(args)
@@ -478,7 +481,7 @@ def run_fit(args: argparse.Namespace, input_path: str) -> int:
                                       workers.client)
         return _fit_and_write(args, input_path, ks, covs, frame, table, None)
     X, names = _lazy_input(args, input_path)
-    with open_client(scheduler=args.scheduler, n_workers=args.workers) as workers:
+    with open_client(client, scheduler=args.scheduler, n_workers=args.workers) as workers:
         return _fit_and_write(args, input_path, ks, covs, X,
                               Table(np.empty((0, len(names))), names), workers.client)
 

@@ -167,3 +167,21 @@ def test_the_batch_has_every_per_sample_option_of_its_engines():
         common = {"-h", "--help", "-o", "--output", "-p", "--threads", "-q", "--quiet", "-v",
                   "--verbose", "--debug"}
         assert engine - own - common <= batch, (engine - own - common) - batch
+
+
+def test_a_motif_control_file_is_part_of_each_sample_manifest(tmp_path):
+    """The manifest fingerprinted a "control" option that does not exist (motif's is
+    ``neg``): a changed control file left every sample "complete"."""
+    from emseq.batch.plan import manifest
+
+    control = tmp_path / "control.fa"
+    control.write_text(">c\nACGTACGT\n")
+    fasta = tmp_path / "s.fa"
+    fasta.write_text(">s\nACGTACGTAC\n")
+    row = {"sample": "S1", "fasta": str(fasta)}
+    first = manifest("motif", row, {"neg": str(control)})
+    assert [item["path"] for item in first["inputs"]] == [str(fasta), str(control)]
+    control.write_text(">c\nTTTTTTTT\n")
+    assert manifest("motif", row, {"neg": str(control)})["inputs"] != first["inputs"]
+    shuffled = manifest("motif", row, {"neg": "shuffle"})
+    assert [item["path"] for item in shuffled["inputs"]] == [str(fasta)]

@@ -383,3 +383,32 @@ def test_mixture_fits_per_sample_equal_emseq_mixture_and_merge_their_parameters(
     assert list(report.columns) == ["sample", "status", "components", "iterations", "seconds",
                                     "peak_memory_mb", "error"]
     assert report["components"].tolist() == [2, 2]  # BIC picks the two clusters
+
+
+def test_a_zarr_table_is_fitted_on_the_batch_cluster_and_resumed_by_its_contents(tmp_path):
+    """A zarr sample started a LocalCluster inside a Dask worker (whose processes cannot have
+    children), and the sheet and the manifest took only files: the folder was "missing"."""
+    zarr = pytest.importorskip("zarr", reason="zarr is needed for zarr tables (test extra)")
+    rng = np.random.default_rng(11)
+    X = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(6, 1, (200, 2))])
+    array = zarr.open_array(str(tmp_path / "cells.zarr"), mode="w", shape=X.shape,
+                            chunks=(100, 2), dtype="f8")
+    array[:] = X
+    sheet = tmp_path / "tables.csv"
+    sheet.write_text("sample,table\ncells,cells.zarr\n")
+    output = tmp_path / "out"
+    assert emseq_main(["batch", str(sheet), "--engine", "mixture", "-k", "2", "--no-plot",
+                       "-o", str(output), "-q", "--workers", "1"]) == 0
+    alone = tmp_path / "alone"
+    assert emseq_main(["mixture", str(tmp_path / "cells.zarr"), "-k", "2", "--no-plot",
+                       "-o", str(alone), "-q", "--workers", "1"]) == 0
+    batch_table = pd.read_csv(output / "cells" / "parameters.tsv", sep="\t")
+    alone_table = pd.read_csv(alone / "parameters.tsv", sep="\t")
+    pd.testing.assert_frame_equal(batch_table, alone_table, rtol=1e-9)
+    recorded = json.loads((output / "cells" / MANIFEST_NAME).read_text())
+    before = recorded["inputs"][0]["sha256"]
+    array[0, 0] = 100.0  # new contents: the sample is not complete any more
+    assert emseq_main(["batch", str(sheet), "--engine", "mixture", "-k", "2", "--no-plot",
+                       "-o", str(output), "-q", "--workers", "1"]) == 0
+    after = json.loads((output / "cells" / MANIFEST_NAME).read_text())["inputs"][0]["sha256"]
+    assert after != before
