@@ -245,18 +245,22 @@ def _open(path: str, reference: str | None, n_threads: int) -> pysam.AlignmentFi
 
 
 @contextlib.contextmanager
-def _closing(handle: pysam.AlignmentFile):
-    """Close an alignment file; a close error after a read error must not hide the latter."""
+def _opened(path: str, reference: str | None, n_threads: int):
+    """Open ``path`` (as :func:`_open`) and close it at the end, with htslib silent from the
+    open to the close: its decoding threads read ahead of the record loop and report a failed
+    block (or a CRAM reference they cannot load) whenever they meet it, before the loop or
+    after it; our one line says what went wrong. A close error after a read error must not
+    hide the latter."""
+    saved = pysam.set_verbosity(0)
     try:
-        yield handle
-    finally:
-        # closing joins htslib's decoding threads, which may still report a failed block
-        saved = pysam.set_verbosity(0)
+        handle = _open(path, reference, n_threads)
         try:
+            yield handle
+        finally:
             with contextlib.suppress(OSError, ValueError):
                 handle.close()
-        finally:
-            pysam.set_verbosity(saved)
+    finally:
+        pysam.set_verbosity(saved)
 
 
 def _tid_map(handle: pysam.AlignmentFile, path: str,
@@ -343,8 +347,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         raise UsageError(f"library type {library_type!r} is not one of {', '.join(LIBRARY_TYPES)}")
     reference = index.source if index is not None and index.source.endswith(
         (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz")) else None
-    handle = _open(path, reference, n_threads)
-    with _closing(handle):
+    with _opened(path, reference, n_threads) as handle:
         index, tid_map = _tid_map(handle, path, index)
         header = handle.header.to_dict()
         sort_order = header.get("HD", {}).get("SO", "unknown")
@@ -360,8 +363,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         logger.warning("%s: read %s appears again after other reads and the records are in "
                        "coordinate order: grouping the records by read name in memory",
                        path, builder.problem_read)
-        handle = _open(path, reference, n_threads)
-        with _closing(handle):
+        with _opened(path, reference, n_threads) as handle:
             builder, rc = _run(handle, index, tid_map, True, n_threads, library_type,
                                sort_memory=sort_memory, burnin=burnin, max_fraglen=max_fraglen,
                                fld_mean=fld_mean, fld_sd=fld_sd, score_exp=score_exp,
@@ -477,15 +479,10 @@ def _run(handle, index, tid_map, grouped, n_threads, library_type, *, sort_memor
         discard_orphans=int(discard_orphans), track_order=int(track_order),
         learn_scores=int(score_exp is None), bias_sample=int(bias_sample))
     threads = max(1, min(int(n_threads), 4))
-    # htslib's own messages about a damaged record would add lines to our one-line error
-    saved = pysam.set_verbosity(0)
-    try:
-        if grouped:
-            rc = builder.read_grouped(handle, threads, progress, sort_memory)
-        else:
-            rc = builder.read_stream(handle, threads, progress)
-    finally:
-        pysam.set_verbosity(saved)
+    if grouped:  # htslib is silent here (_opened)
+        rc = builder.read_grouped(handle, threads, progress, sort_memory)
+    else:
+        rc = builder.read_stream(handle, threads, progress)
     return builder, rc
 
 
@@ -507,8 +504,7 @@ def _spill_and_read(path, reference, index, tid_map, n_threads, library_type, so
                        os.path.join(tmp, "part"), "-o", sorted_bam, path)
         except pysam.SamtoolsError as exc:
             raise InputError(f"{path}: sorting by read name failed: {exc}") from None
-        handle = _open(sorted_bam, reference, n_threads)
-        with _closing(handle):
+        with _opened(sorted_bam, reference, n_threads) as handle:
             return _run(handle, index, tid_map, False, n_threads, library_type,
                         sort_memory=sort_memory, track_order=False, progress=progress, **options)
 

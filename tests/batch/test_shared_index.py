@@ -17,8 +17,10 @@ def test_sequences_only_for_models_that_read_them():
     assert not _needs_sequences({"seq_bias": False, "gc_bias": False, "pos_bias": True})
     assert _needs_sequences({"seq_bias": True, "gc_bias": False})
     assert _needs_sequences({"seq_bias": False, "gc_bias": None})
-    assert _needs_sequences({"seq_bias": False, "gc_bias": False,
-                             "bias_options": BiasOptions(gc=True)})
+    # an explicit False wins over the bias options (as resolve_bias); None defers to them
+    assert not _needs_sequences({"seq_bias": False, "gc_bias": False,
+                                 "bias_options": BiasOptions(gc=True)})
+    assert _needs_sequences({"seq_bias": False, "bias_options": BiasOptions(seq=False)})
     mtime = os.stat(DEMO).st_mtime_ns
     lean, full = _transcript_index(DEMO, mtime, False), _transcript_index(DEMO, mtime, True)
     assert lean.sequence_buffer is None and full.sequence_buffer is not None
