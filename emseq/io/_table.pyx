@@ -264,3 +264,49 @@ def format_columns(list kinds, list columns, bytes float_format, Py_ssize_t n_ro
         free(out.data)
         PyMem_Free(column_kinds)
         PyMem_Free(data)
+
+
+def format_ragged_rows(const int64_t[::1] offsets, const int64_t[::1] values,
+                       const int64_t[::1] last):
+    """Rows of varying length as space-separated integers: row ``r`` is its length
+    ``offsets[r+1] - offsets[r]``, its ``values`` and ``last[r]``, then ``\\n`` (the line
+    layout of Salmon's ``eq_classes.txt``).
+
+    Parameters
+    ----------
+    offsets : int64 array of shape (n_rows + 1,)
+        Where each row's values start in ``values``; non-decreasing.
+    values : int64 array
+    last : int64 array of shape (n_rows,)
+        The last field of each row.
+
+    Returns
+    -------
+    bytes
+    """
+    cdef Py_ssize_t n_rows = offsets.shape[0] - 1, r
+    cdef int64_t j, lo, hi
+    cdef Out out
+    if n_rows < 0 or last.shape[0] != n_rows:
+        raise ValueError("offsets and last differ in length")
+    if offsets[0] < 0 or offsets[n_rows] > values.shape[0]:
+        raise ValueError("offsets run past the values")
+    out.data = NULL
+    out.size = out.capacity = 0
+    try:
+        for r in range(n_rows):
+            lo, hi = offsets[r], offsets[r + 1]
+            if hi < lo:
+                raise ValueError(f"offsets decrease at row {r}")
+            reserve(&out, (hi - lo + 2) * 24)
+            out.size += put_int(out.data + out.size, hi - lo)
+            for j in range(lo, hi):
+                out.data[out.size] = 32
+                out.size += put_int(out.data + out.size + 1, values[j]) + 1
+            out.data[out.size] = 32
+            out.size += put_int(out.data + out.size + 1, last[r]) + 1
+            out.data[out.size] = 10
+            out.size += 1
+        return PyBytes_FromStringAndSize(out.data, out.size)
+    finally:
+        free(out.data)

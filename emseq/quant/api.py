@@ -191,19 +191,19 @@ class QuantResult:
                 stale.unlink()
         return directory
 
-    def _write_eq(self, path: Path, weights: bool = False) -> None:
+    def _write_eq(self, path: Path) -> None:
+        """Salmon's ``eq_classes.txt`` (``--dumpEq``), its lines formatted in C."""
+        from ..io._table import format_ragged_rows
+
         eq = self.eq_classes
-        with atomic_write(path) as handle:
-            handle.write(f"{len(self.names)}\n{eq.n_classes}\n")
-            handle.write("\n".join(self.names) + "\n")
-            for c in range(eq.n_classes):
-                lo, hi = eq.offsets[c], eq.offsets[c + 1]
-                tids = " ".join(str(t) for t in eq.tids[lo:hi])
-                if weights:
-                    w = " ".join(f"{w:.6g}" for w in eq.weights[lo:hi])
-                    handle.write(f"{hi - lo} {tids} {w} {int(round(eq.counts[c]))}\n")
-                else:
-                    handle.write(f"{hi - lo} {tids} {int(round(eq.counts[c]))}\n")
+        body = format_ragged_rows(
+            np.ascontiguousarray(eq.offsets, dtype=np.int64),
+            np.ascontiguousarray(eq.tids, dtype=np.int64),
+            np.rint(eq.counts).astype(np.int64))  # half to even, as round()
+        with atomic_write(path, "wb") as handle:
+            handle.write(f"{len(self.names)}\n{eq.n_classes}\n".encode())
+            handle.write("\n".join(self.names).encode() + b"\n")
+            handle.write(body)
 
 
 def _jsonable(value: Any) -> Any:

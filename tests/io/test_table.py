@@ -78,3 +78,25 @@ def test_write_tsv_fast_path_writes_what_pandas_writes(tmp_path):
     frame.to_csv(buffer, sep="\t", index=True, float_format="%.9g", lineterminator="\n")
     assert (tmp_path / "indexed.tsv").read_text() == buffer.getvalue()
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_ragged_rows_equal_python_formatting():
+    """eq_classes.txt's lines: length, values, last field; empty rows, extreme integers."""
+    from emseq.io._table import format_ragged_rows
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 12, size=2000)
+    lengths[:3] = 0
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = rng.integers(-10**12, 10**12, size=offsets[-1]).astype(np.int64)
+    values[:2] = [np.iinfo(np.int64).min, np.iinfo(np.int64).max]
+    last = rng.integers(0, 10**9, size=len(lengths)).astype(np.int64)
+    expected = "".join(
+        f"{hi - lo} " + "".join(f"{v} " for v in values[lo:hi]) + f"{last[r]}\n"
+        for r, (lo, hi) in enumerate(zip(offsets[:-1], offsets[1:])))
+    assert format_ragged_rows(offsets, values, last).decode() == expected
+    assert format_ragged_rows(np.zeros(1, np.int64), values[:0], last[:0]) == b""
+    with pytest.raises(ValueError, match="past the values"):
+        format_ragged_rows(offsets, values[:-1], last)
+    with pytest.raises(ValueError, match="decrease at row 1"):
+        format_ragged_rows(np.array([0, 2, 1], np.int64), values, last[:2])
