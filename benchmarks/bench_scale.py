@@ -28,6 +28,11 @@ gene that holds the exon (1-10 alignments, multi-mapping by design), as properly
 100 bp mates (read 1 forward, read 2 reverse: library ISF), records of a read name adjacent,
 the first alignment primary and the others secondary, ``AS:i:0`` and ``NH`` on each.
 
+Step ``grid`` (``--grid-transcripts`` x ``--grid-pairs``, default 1k-250k transcripts x 0.2M
+and 5M pairs) runs Salmon ``-a`` with and without ``--seqBias --gcBias`` and emseq with and
+without its bias correction on each cell, with emseq's time split; ``<out>.md`` then holds
+the ratios to the like-for-like Salmon run and the growth exponents.
+
 Results go to ``benchmarks/results/scale.tsv``.
 
 Usage::
@@ -92,69 +97,127 @@ def make_reference(out: Path, n_transcripts: int, seed: int) -> dict:
     return {"n_transcripts": len(tx_gene), "n_genes": len(per_gene)}
 
 
-def make_bam(out: Path, n_pairs: int, seed: int) -> dict:
-    """Write ``reads.bam`` (records of a name adjacent) from the layout of the reference."""
-    import pysam
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` (non-negative, < 10**width) as zero-padded ASCII digits, shape (n, width)."""
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return ((values[:, None] // powers) % 10 + 48).astype(np.uint8)
+
+
+def _sam_lines(qname, flag, ref, pos, mapq, mate, tlen, seq, nh) -> np.ndarray:
+    """Fixed-width SAM lines, one row of bytes each (integer fields zero-padded but the flag)."""
+    n = qname.size
+    tab = np.full((n, 1), 9, np.uint8)
+
+    def text(t: bytes) -> np.ndarray:
+        return np.broadcast_to(np.frombuffer(t, np.uint8), (n, len(t)))
+
+    tlen_field = (np.concatenate([text(b"-"), _digits(-tlen, 3)], axis=1) if tlen[0] < 0
+                  else _digits(tlen, 3))
+    # htslib reads a flag with a leading 0 as octal: a 2-digit flag (99) gets a wider position
+    short = (flag < 100)[:, None]
+    ref_field = np.concatenate([text(b"\tT"), _digits(ref, 6), text(b".1\t")], axis=1)
+    short_fields = np.concatenate([_digits(flag % 100, 2), ref_field, _digits(pos, 10)], axis=1)
+    long_fields = np.concatenate([_digits(flag % 1000, 3), ref_field, _digits(pos % 10**9, 9)],
+                                 axis=1)
+    parts = [text(b"f"), _digits(qname, 10), tab, np.where(short, short_fields, long_fields),
+             tab, _digits(mapq, 3),
+             text(b"\t%dM\t=\t" % READ_LENGTH), _digits(mate, 9), tab, tlen_field, tab, seq, tab,
+             text(b"I" * READ_LENGTH + b"\tAS:i:0\tNH:i:"), _digits(nh, 2), text(b"\n")]
+    return np.concatenate(parts, axis=1)
+
+
+def make_bam(out: Path, n_pairs: int, seed: int, name: str = "reads.bam",
+             chunk: int = 250_000) -> dict:
+    """Write ``name`` (records of a read name adjacent) from the layout of the reference.
+
+    Fragments are drawn with numpy (transcript by abundance, length ~ N(250, 25) in 200-400,
+    an exon of the transcript that holds it, an offset) and each is written at the same exon
+    position on every transcript of its gene that holds the exon. The SAM text is built a
+    chunk of fragments at a time as fixed-width byte rows (integer fields zero-padded, which
+    SAM allows) and piped into ``samtools view -b`` (Debian's, or pysam's bundled one through
+    a temporary file): tens of seconds for 5M pairs, where a ``pysam.AlignedSegment`` per
+    record took tens of minutes.
+    """
+    import shutil
+    import subprocess
+    import tempfile
 
     rng = np.random.default_rng(seed + 1)
     layout = np.load(out / "layout.npz")
     tx_gene, tx_exons, exon_len = layout["tx_gene"], layout["tx_exons"], layout["exon_len"]
     n_tx = tx_gene.size
-    names, lengths = [], []
-    bits = (tx_exons[:, None] >> np.arange(EXONS_PER_GENE)) & 1
+    bits = ((tx_exons[:, None] >> np.arange(EXONS_PER_GENE)) & 1).astype(bool)
     tx_len = (bits * exon_len[tx_gene]).sum(axis=1)
     # where each exon starts on each transcript (-1: not on it)
-    starts = np.where(bits == 1, np.cumsum(bits * exon_len[tx_gene], axis=1)
+    starts = np.where(bits, np.cumsum(bits * exon_len[tx_gene], axis=1)
                       - bits * exon_len[tx_gene], -1)
-    for t in range(n_tx):
-        names.append(f"T{t:06d}.1")
-        lengths.append(int(tx_len[t]))
-    gene_first = np.searchsorted(tx_gene, np.arange(tx_gene.max() + 1))
-    gene_last = np.searchsorted(tx_gene, np.arange(tx_gene.max() + 1), side="right")
+    # the transcripts holding each (gene, exon), as CSR over key = gene * EXONS + exon
+    holder_tx, holder_exon = np.nonzero(bits)
+    keys = tx_gene[holder_tx] * EXONS_PER_GENE + holder_exon
+    order = np.argsort(keys, kind="stable")
+    holders = holder_tx[order]
+    key_start = np.searchsorted(keys[order], np.arange((tx_gene.max() + 1) * EXONS_PER_GENE + 1))
+    sequences = _load_sequences(out / "transcripts.fa")
+    buffer = np.frombuffer("".join(sequences).encode(), np.uint8)
+    tx_offset = np.concatenate([[0], np.cumsum([len(x) for x in sequences])])
     abundance = rng.lognormal(0.0, 2.0, size=n_tx)
     abundance[rng.random(n_tx) < 0.3] = 0.0
-    sequences = _load_sequences(out / "transcripts.fa")
-    header = {"HD": {"VN": "1.6", "SO": "unsorted"},
-              "SQ": [{"SN": n, "LN": ln} for n, ln in zip(names, lengths)]}
+    header = "@HD\tVN:1.6\tSO:unsorted\n" + "".join(
+        f"@SQ\tSN:T{t:06d}.1\tLN:{int(ln)}\n" for t, ln in enumerate(tx_len))
+    samtools = shutil.which("samtools")
+    target = out / name
     n_records = 0
-    picks = rng.choice(n_tx, size=n_pairs, p=abundance / abundance.sum())
-    with pysam.AlignmentFile(str(out / "reads.bam"), "wb", header=header, threads=2) as bam:
-        for f, t in enumerate(picks):
-            g = tx_gene[t]
-            on = np.flatnonzero(bits[t])
-            # an exon of the transcript long enough for the fragment
-            flen = int(np.clip(rng.normal(250, 25), 2 * READ_LENGTH, 400))
-            fits = on[exon_len[g, on] >= flen]
-            if fits.size == 0:
-                flen = int(exon_len[g, on].max())
-                fits = on[exon_len[g, on] >= flen]
-            e = int(rng.choice(fits))
-            offset = int(rng.integers(0, exon_len[g, e] - flen + 1))
-            holders = [u for u in range(gene_first[g], gene_last[g]) if bits[u, e]]
-            seq = sequences[t][starts[t, e] + offset: starts[t, e] + offset + flen]
-            r1 = seq[:READ_LENGTH]
-            r2 = seq[-READ_LENGTH:]
-            qname = f"f{f}"
-            for rank, u in enumerate(holders):
-                pos = int(starts[u, e] + offset)
-                mate = pos + flen - READ_LENGTH
-                for first in (True, False):
-                    a = pysam.AlignedSegment(bam.header)
-                    a.query_name = qname
-                    a.flag = (0x1 | 0x2 | (0x40 if first else 0x80) | (0x20 if first else 0x10)
-                              | (0x100 if rank else 0))
-                    a.reference_id = int(u)
-                    a.reference_start = pos if first else mate
-                    a.next_reference_id = int(u)
-                    a.next_reference_start = mate if first else pos
-                    a.template_length = flen if first else -flen
-                    a.mapping_quality = 255 if len(holders) == 1 else 1
-                    a.cigarstring = f"{READ_LENGTH}M"
-                    a.query_sequence = r1 if first else r2
-                    a.query_qualities = pysam.qualitystring_to_array("I" * READ_LENGTH)
-                    a.set_tags([("AS", 0), ("NH", len(holders))])
-                    bam.write(a)
-                    n_records += 1
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        if samtools:
+            proc = subprocess.Popen([samtools, "view", "-b", "-@", "2", "--output-fmt-option",
+                                     "level=1", "-o", str(target) + ".tmp", "-"],
+                                    stdin=subprocess.PIPE)
+            sink = proc.stdin
+        else:
+            sam_path = Path(tmp) / "reads.sam"
+            sink = open(sam_path, "wb")
+        sink.write(header.encode())
+        for first in range(0, n_pairs, chunk):
+            n = min(chunk, n_pairs - first)
+            picks = rng.choice(n_tx, size=n, p=abundance / abundance.sum())
+            genes = tx_gene[picks]
+            lens, on = exon_len[genes], bits[picks]
+            flen = np.clip(np.rint(rng.normal(250, 25, n)), 2 * READ_LENGTH, 400).astype(np.int64)
+            flen = np.minimum(flen, np.where(on, lens, 0).max(axis=1))  # else the longest exon
+            fits = on & (lens >= flen[:, None])
+            exon = np.argmax(rng.random(fits.shape) * fits, axis=1)  # uniform among those
+            offset = (rng.random(n) * (lens[np.arange(n), exon] - flen + 1)).astype(np.int64)
+            key = genes * EXONS_PER_GENE + exon
+            nh = key_start[key + 1] - key_start[key]
+            # one row per (fragment, holder)
+            frag = np.repeat(np.arange(n), nh)
+            rank = np.arange(frag.size) - np.repeat(np.cumsum(nh) - nh, nh)
+            u = holders[key_start[key][frag] + rank]
+            pos = starts[u, exon[frag]] + offset[frag] + 1
+            fl = flen[frag]
+            mate = pos + fl - READ_LENGTH
+            t, e, o = picks[frag], exon[frag], offset[frag]
+            at = tx_offset[t] + starts[t, e] + o
+            window = np.arange(READ_LENGTH)
+            r1 = buffer[at[:, None] + window]
+            r2 = buffer[(at + fl - READ_LENGTH)[:, None] + window]
+            secondary = np.where(rank > 0, 0x100, 0)
+            mapq = np.where(nh[frag] == 1, 255, 1)
+            qname = first + frag
+            lines1 = _sam_lines(qname, 0x63 | secondary, u, pos, mapq, mate, fl, r1, nh[frag])
+            lines2 = _sam_lines(qname, 0x93 | secondary, u, mate, mapq, pos, -fl, r2, nh[frag])
+            sink.write(np.concatenate([lines1, lines2], axis=1).tobytes())
+            n_records += 2 * frag.size
+        sink.close()
+        if samtools:
+            if proc.wait() != 0:
+                raise RuntimeError(f"samtools view -b failed writing {target}")
+        else:
+            import pysam
+
+            pysam.view("-b", "-@", "2", "-o", str(target) + ".tmp", str(sam_path),
+                       catch_stdout=False)
+        os.replace(str(target) + ".tmp", target)
     return {"n_pairs": n_pairs, "n_records": n_records}
 
 
@@ -411,14 +474,129 @@ def bench_tools(args, rows: list[dict]) -> None:
                      run.wall_s, run.cpu_s, run.peak_mb)
 
 
+#: The runs of the scale grid: label, command after the program, like-for-like partner.
+GRID_RUNS = (
+    ("salmon -a", ["salmon"], []),
+    ("salmon -a --seqBias --gcBias", ["salmon"], ["--seqBias", "--gcBias"]),
+    ("emseq", ["emseq"], []),  # sequence and GC bias correction on (the default with -t)
+    ("emseq --no-bias-correction", ["emseq"], ["--no-bias-correction"]),
+)
+#: emseq against the Salmon run doing the same work
+GRID_PARTNERS = {"emseq": "salmon -a --seqBias --gcBias",
+                 "emseq --no-bias-correction": "salmon -a"}
+
+
+def _emseq_steps(out: Path, log_path: Path) -> dict:
+    """The time split of an emseq run: meta_info.json's step_seconds and the write's time from
+    the final log line."""
+    import json
+    import re
+
+    steps: dict = {}
+    meta = out / "aux_info" / "meta_info.json"
+    if meta.is_file():
+        for key, value in json.loads(meta.read_text()).get("step_seconds", {}).items():
+            steps[f"{key}_s"] = value
+    found = re.findall(r"wrote \S+ in ([0-9.]+) s", log_path.read_text(errors="replace"))
+    if found:
+        steps["write_s"] = float(found[-1])
+    return steps
+
+
+def bench_grid(args, rows: list[dict], run_tools: bool = True) -> None:
+    """Reference sizes x sample depths (``--grid-transcripts`` x ``--grid-pairs``): Salmon -a
+    with and without its bias models and emseq with and without its own, back to back on each
+    BAM; emseq's time split (load, read, em, bias, write). The references and BAMs are made
+    first where missing (alone: step ``grid-data``)."""
+    sizes = [int(x) for x in args.grid_transcripts.split(",")]
+    depths = [int(x) for x in args.grid_pairs.split(",")]
+    env = dict(os.environ, PYTHONPATH=str(args.emseq_src))
+    for n_tx in sizes:
+        folder = args.work / "grid" / f"tx{n_tx}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "transcripts.fa").is_file():
+            t0 = time.perf_counter()
+            log.info("grid reference %d: %s (%.1f s)", n_tx,
+                     make_reference(folder, n_tx, args.seed), time.perf_counter() - t0)
+        for n_pairs in depths:
+            bam = folder / f"reads_{n_pairs}.bam"
+            if not bam.is_file():
+                t0 = time.perf_counter()
+                log.info("grid BAM %d x %d: %s (%.1f s)", n_tx, n_pairs,
+                         make_bam(folder, n_pairs, args.seed, name=bam.name),
+                         time.perf_counter() - t0)
+            for _ in range(args.repeats if run_tools else 0):
+                for label, program, extra in GRID_RUNS:
+                    tag = f"{label.replace(' ', '_').replace('-', '')}_{n_pairs}"
+                    out = folder / tag
+                    if program == ["salmon"]:
+                        cmd = ["salmon", "quant", "-t", folder / "transcripts.fa", "-l", "A",
+                               "-a", bam, "-p", str(args.threads), "-o", out, *extra]
+                    else:
+                        cmd = [sys.executable, "-m", "emseq", "quant", "-a", bam, "-t",
+                               folder / "transcripts.fa", "-o", out, "-p", str(args.threads),
+                               "--force", *extra]
+                    log_path = folder / "logs" / f"{tag}.log"
+                    run = run_measured(cmd, log_path, env=env, cwd=folder)
+                    row = {"section": "grid", "what": label, "input": f"{n_tx} tx, {n_pairs} pairs",
+                           "n_transcripts": n_tx, "n_pairs": n_pairs, "status": run.status,
+                           "wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb}
+                    if program == ["emseq"] and run.status == "ok":
+                        row.update(_emseq_steps(out, log_path))
+                    rows.append(row)
+                    log.info("%s %d tx x %d pairs: %s wall %.1f s cpu %.1f s peak %.0f MB",
+                             label, n_tx, n_pairs, run.status, run.wall_s, run.cpu_s,
+                             run.peak_mb)
+
+
+def grid_summary(table, out: Path) -> None:
+    """``scale_grid.md``: per cell the medians, emseq / Salmon ratios against the like-for-like
+    run, and the growth exponents (log-log slope of CPU time between neighbouring sizes:
+    1 is linear)."""
+    grid = table[table["section"] == "grid"]
+    if grid.empty:
+        return
+    lines = ["| transcripts | pairs | run | wall s | CPU s | peak MB | wall / Salmon | "
+             "peak / Salmon | load | read | em | bias | write |", "|" + "---|" * 13]
+    for (n_tx, n_pairs), cell in grid.groupby(["n_transcripts", "n_pairs"], sort=True):
+        by = cell.set_index("what")
+        for label, *_ in GRID_RUNS:
+            if label not in by.index:
+                continue
+            r = by.loc[label]
+            partner = GRID_PARTNERS.get(label)
+            ratio = lambda key: (f"{r[key] / by.loc[partner, key]:.2f}"  # noqa: E731
+                                 if partner in by.index else "")
+            steps = [f"{r[k]:.2f}" if k in r and r[k] == r[k] else ""
+                     for k in ("load_s", "read_s", "em_s", "bias_s", "write_s")]
+            lines.append(f"| {n_tx} | {n_pairs} | {label} | {r['wall_s']:.1f} | "
+                         f"{r['cpu_s']:.1f} | {r['peak_mb']:.0f} | {ratio('wall_s')} | "
+                         f"{ratio('peak_mb')} | " + " | ".join(steps) + " |")
+    lines += ["", "Growth exponent of CPU time, d log(CPU) / d log(size), between neighbouring "
+              "sizes (1 = linear):", "", "| run | along | at | exponents |", "|---|---|---|---|"]
+    for label, *_ in GRID_RUNS:
+        runs = grid[grid["what"] == label]
+        for along, at in (("n_transcripts", "n_pairs"), ("n_pairs", "n_transcripts")):
+            for fixed, series in runs.groupby(at):
+                series = series.sort_values(along)
+                x, y = np.log(series[along].to_numpy(float)), np.log(series["cpu_s"].to_numpy())
+                if len(x) > 1:
+                    slopes = ", ".join(f"{v:.2f}" for v in np.diff(y) / np.diff(x))
+                    lines.append(f"| {label} | {along[2:]} | {at[2:]} {fixed} | {slopes} |")
+    out.write_text("\n".join(lines) + "\n")
+    log.info("grid summary in %s", out)
+
+
 def write_results(rows: list[dict], out: Path) -> None:
     import pandas as pd
 
     table = pd.DataFrame(rows)
-    cols = ["section", "what", "input", "status", "wall_s", "cpu_s", "peak_mb",
-            "rss_before_mb", "letters"]
+    cols = ["section", "what", "input", "n_transcripts", "n_pairs", "status", "wall_s", "cpu_s",
+            "peak_mb", "rss_before_mb", "letters", "load_s", "read_s", "em_s", "bias_s",
+            "write_s"]
     table = table.reindex(columns=[c for c in cols if c in table.columns])
-    group = ["section", "what", "input", "status"]
+    group = [c for c in ("section", "what", "input", "n_transcripts", "n_pairs", "status")
+             if c in table.columns]
     numeric = [c for c in table.columns if c not in group]
     summary = table.groupby(group, sort=False, dropna=False)[numeric].median().reset_index()
     summary["runs"] = table.groupby(group, sort=False, dropna=False).size().to_numpy()
@@ -426,6 +604,8 @@ def write_results(rows: list[dict], out: Path) -> None:
         summary["step_mb"] = summary["peak_mb"] - summary["rss_before_mb"]
     out.parent.mkdir(parents=True, exist_ok=True)
     summary.to_csv(out, sep="\t", index=False, float_format="%.4g")
+    if "n_transcripts" in summary:
+        grid_summary(summary, out.with_suffix(".md"))
     log.info("results in %s\n%s", out, summary.to_string(index=False))
 
 
@@ -446,7 +626,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the deep-sample step: this many times the pairs (step 'deep')")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.tsv")
     p.add_argument("--steps", default="data,load,write,tools",
-                   help="comma-separated: data, load, write, tools, deep")
+                   help="comma-separated: data, load, write, tools, deep, grid, grid-data")
+    p.add_argument("--grid-transcripts", default="1000,10000,100000,250000",
+                   help="reference sizes of the grid (step 'grid')")
+    p.add_argument("--grid-pairs", default="200000,5000000",
+                   help="sample depths of the grid (step 'grid')")
     return p.parse_args(argv)
 
 
@@ -473,6 +657,8 @@ def main(argv=None) -> int:
         bench_tools(args, rows)
     if "deep" in steps:
         bench_deep(args, rows)
+    if "grid" in steps or "grid-data" in steps:
+        bench_grid(args, rows, run_tools="grid" in steps)
     if rows:
         write_results(rows, args.out)
     return 0
