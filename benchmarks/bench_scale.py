@@ -221,42 +221,37 @@ def make_bam(out: Path, n_pairs: int, seed: int, name: str = "reads.bam",
     return {"n_pairs": n_pairs, "n_records": n_records}
 
 
-def make_deep_bam(out: Path, factor: int) -> Path:
-    """``reads_x{factor}.bam``: the fragments of ``reads.bam`` ``factor`` times over (read
-    names suffixed by the copy), so a deeper sample over the same classes."""
-    import pysam
-
-    target = out / f"reads_x{factor}.bam"
-    if target.is_file():
-        return target
-    with pysam.AlignmentFile(str(out / "reads.bam")) as src, \
-            pysam.AlignmentFile(str(target) + ".tmp", "wb", template=src, threads=2) as dst:
-        for copy in range(factor):
-            src.reset()
-            suffix = f"_{copy}"
-            for record in src:
-                record.query_name += suffix
-                dst.write(record)
-    os.replace(str(target) + ".tmp", target)
-    return target
-
-
 def bench_deep(args, rows: list[dict]) -> None:
-    """emseq's peak memory and time per record from 200k pairs to ``--deep`` times more:
-    memory should follow the classes, which stay the same, not the reads."""
+    """emseq's peak memory and fragments per second of its read step from ``--n-pairs`` to
+    ``--deep`` times more pairs on the same reference: memory should follow the transcripts
+    and classes (the same in both), not the reads."""
+    import json
+
     fasta, logs = args.work / "transcripts.fa", args.work / "logs"
     for factor in (1, args.deep):
-        bam = args.work / "reads.bam" if factor == 1 else make_deep_bam(args.work, factor)
+        n_pairs = factor * args.n_pairs
+        bam = args.work / ("reads.bam" if factor == 1 else f"reads_deep{n_pairs}.bam")
+        if not bam.is_file():
+            t0 = time.perf_counter()
+            log.info("deep BAM: %s (%.1f s)", make_bam(args.work, n_pairs, args.seed + factor,
+                                                       name=bam.name), time.perf_counter() - t0)
         env = dict(os.environ, PYTHONPATH=str(args.emseq_src))
+        out = args.work / f"emseq_deep{factor}"
+        log_path = logs / f"emseq_deep{factor}.log"
         run = run_measured([sys.executable, "-m", "emseq", "quant", "-a", bam, "-t", fasta,
-                            "-o", args.work / f"emseq_deep{factor}", "-p", str(args.threads),
-                            "--quiet", "--force"], logs / f"emseq_deep{factor}.log", env=env,
+                            "-o", out, "-p", str(args.threads), "--force"], log_path, env=env,
                            cwd=args.work)
-        rows.append({"section": "deep", "what": "emseq quant", "status": run.status,
-                     "input": f"{factor * args.n_pairs} pairs", "wall_s": run.wall_s,
-                     "cpu_s": run.cpu_s, "peak_mb": run.peak_mb})
-        log.info("deep x%d: %s wall %.1f s cpu %.1f s peak %.0f MB", factor, run.status,
-                 run.wall_s, run.cpu_s, run.peak_mb)
+        row = {"section": "deep", "what": "emseq quant", "status": run.status,
+               "input": f"{n_pairs} pairs", "n_pairs": n_pairs, "wall_s": run.wall_s,
+               "cpu_s": run.cpu_s, "peak_mb": run.peak_mb}
+        if run.status == "ok":
+            row.update(_emseq_steps(out, log_path))
+            meta = json.loads((out / "aux_info" / "meta_info.json").read_text())
+            row["fragments_per_s"] = (meta.get("num_processed", 0)
+                                      / max(row.get("read_s", 0.0), 1e-9))
+            row["classes"] = meta.get("num_eq_classes")
+        rows.append(row)
+        log.info("deep x%d: %s", factor, row)
 
 
 def _load_sequences(path: Path) -> list[str]:
@@ -593,7 +588,7 @@ def write_results(rows: list[dict], out: Path) -> None:
     table = pd.DataFrame(rows)
     cols = ["section", "what", "input", "n_transcripts", "n_pairs", "status", "wall_s", "cpu_s",
             "peak_mb", "rss_before_mb", "letters", "load_s", "read_s", "em_s", "bias_s",
-            "write_s"]
+            "write_s", "fragments_per_s", "classes"]
     table = table.reindex(columns=[c for c in cols if c in table.columns])
     group = [c for c in ("section", "what", "input", "n_transcripts", "n_pairs", "status")
              if c in table.columns]
@@ -623,7 +618,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="a built emseq tree whose api.py loads sequences only for bias")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--deep", type=int, default=10,
-                   help="the deep-sample step: this many times the pairs (step 'deep')")
+                   help="the deep-sample step: --n-pairs and this many times more pairs "
+                        "(step 'deep')")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.tsv")
     p.add_argument("--steps", default="data,load,write,tools",
                    help="comma-separated: data, load, write, tools, deep, grid, grid-data")
