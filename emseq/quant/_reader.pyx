@@ -453,6 +453,7 @@ cdef class EqBuilder:
                 self.track_order = 0
                 free(self.seen)
                 self.seen = NULL
+                self.seen_cap = self.seen_n = 0
             elif src.tid >= 0:
                 self.last_tid = src.tid
                 self.last_pos = src.pos
@@ -1072,6 +1073,26 @@ cdef class EqBuilder:
     def fld_histogram(self):
         """Counts of uniquely aligned concordant pairs per fragment length (0..max)."""
         return np.array(<double[:self.max_fraglen + 1]> self.fld_hist, dtype=np.float64)
+
+    @property
+    def allocated_bytes(self):
+        """Bytes held in the builder's own buffers (their capacities): they grow with the
+        transcripts, the equivalence classes, the largest read group and the bias sample
+        (capped), never with the number of reads (the seen-name set of a file that still
+        looks coordinate-sorted aside; such a file is grouped instead)."""
+        cdef int64_t per_fraglen = self.max_fraglen + 1
+        return int(
+            self.n_ref * sizeof(int32_t) + self.n_tx * sizeof(int64_t)
+            + self.cap_recs * sizeof(Rec) + self.cap_fa * sizeof(FAln)
+            + (self.cap_frag + 1) * sizeof(int64_t) + 4 * per_fraglen * sizeof(double)
+            + (self.cap_classes + 1) * sizeof(int64_t)
+            + self.cap_classes * (sizeof(uint64_t) + sizeof(double))
+            + self.cap_nnz * (sizeof(int32_t) + sizeof(uint8_t) + sizeof(double))
+            + self.table_cap * sizeof(int64_t)
+            + self.s_cap * (sizeof(int32_t) + sizeof(double) + sizeof(uint8_t))
+            + self.seen_cap * sizeof(uint64_t)
+            + (self.smp_max + 2 if self.smp_cap else 0) * sizeof(int64_t)
+            + self.smp_cap * (3 * sizeof(int32_t) + sizeof(uint8_t) + sizeof(double)))
 
     def format_counts(self):
         """Fragments per observed orientation (of their first alignment)."""

@@ -433,6 +433,7 @@ def read_alignments(path: str | os.PathLike[str], index: TranscriptIndex | None,
         "sort_order": sort_order,
         "grouped_by_name_in_memory": bool(grouped),
         "grouping_bytes": int(builder.sort_bytes),
+        "reader_bytes": int(builder.allocated_bytes),
         "grouped_on_disk": spilled,
         "score_exp": float(builder.score_scale),
         "score_exp_learnt": bool(score_exp is None and builder.score_scale != 1.0

@@ -97,3 +97,28 @@ def test_header_sort_order_triggers_grouping(tmp_path):
     assert eq.stats["num_missing_mate"] == 0
     np.testing.assert_array_equal(eq.counts, [2.0])
     assert eq.fld_histogram[240] == 1 and eq.fld_histogram[250] == 1
+
+
+def test_reader_memory_follows_classes_not_reads(sim, tmp_path):
+    """Eight times the fragments over the same transcripts: the read step's buffers stay the
+    size the classes need (memory bounded at 50M pairs), while a per-read buffer would grow
+    eightfold. The burn-in (fragments held until the fragment length model is learnt, 50,000
+    by default) is a fixed cost: shortened here so both samples go past it."""
+    from .simulate import simulate, write_bam
+
+    rng = np.random.default_rng(5)
+    abundance = rng.lognormal(0.0, 1.5, len(sim.tx.names))
+    index = TranscriptIndex(sim.tx.names, np.array([len(s) for s in sim.tx.seqs]))
+    measured = {}
+    for n in (2_000, 16_000):
+        fragments, _ = simulate(sim.tx, abundance, n, seed=30 + n)
+        path = tmp_path / f"f{n}.bam"
+        write_bam(path, sim.tx, fragments)
+        _, eq = read_alignments(path, index, burnin=500, bias_sample=0)
+        assert eq.stats["num_processed"] == n
+        measured[n] = (eq.stats["reader_bytes"], eq.n_classes)
+    (shallow, shallow_classes), (deep, deep_classes) = measured[2_000], measured[16_000]
+    assert deep_classes >= shallow_classes  # the same classes, and a few rare ones more
+    assert deep <= 1.3 * shallow, (shallow, deep, shallow_classes, deep_classes)
+    _, burning = read_alignments(tmp_path / "f16000.bam", index, bias_sample=0)
+    assert burning.stats["reader_bytes"] > 2 * deep  # so the measure sees held fragments
