@@ -142,7 +142,7 @@ def _match_html(match: Any) -> str:
     orientation = getattr(match, "orientation", None)
     if orientation is not None:
         details.append(f"strand {escape(str(orientation))}")
-    return (f'<span class="match" data-target="{target_id}">{label}'
+    return (f"<span class='match' data-target='{target_id}'>{label}"
             + (f" ({', '.join(details)})" if details else "") + "</span>")
 
 
