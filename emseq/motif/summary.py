@@ -180,7 +180,8 @@ def _sites_table(motif: "Motif", significant: bool, sequences: "EncodedSequences
     shown = ("" if n <= MAX_SITE_ROWS else
              f"; the {MAX_SITE_ROWS} with the lowest p-values are listed, all in sites.tsv")
     # open for a significant motif with a short list
-    return (f"<details{' open' if significant and n <= 100 else ''}><summary>{n} sites, lowest p-value first"
+    opened = " open" if significant and n <= 100 else ""
+    return (f"<details{opened}><summary>{n} sites, lowest p-value first"
             f"{shown}</summary>"
             f"<table class='sites' data-motif='{escape(motif.id)}'><thead><tr><th>sequence</th>"
             "<th>start</th><th>strand</th><th>p-value</th>"
@@ -289,7 +290,8 @@ def summary_html(result: "MotifResult", logo_files: dict[str, str] | None = None
             "</head><body><svg width='0' height='0' style='position:absolute' "
             f"aria-hidden='true'>{glyph_defs()}</svg><h1>emseq motif</h1>"
             f"<p class='run'>{result.n_sequences} sequences; {len(ordered)} motif(s), "
-            f"{n_significant} significant (E &le; {threshold:g}); significant motifs are listed first.</p>"
+            f"{n_significant} significant (E &le; {threshold:g}); significant motifs are "
+            "listed first.</p>"
             + _file_links(list(files.values()) + list(extra_files)) + body
             + "<h2>Parameters</h2><table class='params'>" + params + "</table>"
             "</body></html>\n")

@@ -324,3 +324,17 @@ def test_chromium_renders_the_page(run, tmp_path):
     for colour in ("#109648", "#255C99", "#F7B32B", "#D62839"):
         rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - rgb).sum(axis=2) < 30).sum() > 50, colour
+
+
+def test_long_site_lists_are_cut_to_the_best(planted, monkeypatch):
+    import emseq.motif.summary as summary
+
+    _, fasta = planted
+    result = discover(fasta, nmotifs=1, n_threads=1, progress_bar=False)
+    monkeypatch.setattr(summary, "MAX_SITE_ROWS", 5)
+    page = Page(summary_html(result))
+    listed = page.sections[0]["sites"]
+    best = result.motifs[0].sites.nsmallest(5, "p_value", keep="first")
+    assert len(listed) == 5 < result.motifs[0].nsites
+    assert [(n, int(s)) for n, s, *_ in listed] == list(zip(best["sequence"], best["start"]))
+    assert "the 5 with the lowest p-values are listed, all in sites.tsv" in summary_html(result)
