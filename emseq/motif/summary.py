@@ -49,7 +49,7 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 code,.site{font-family:ui-monospace,Menlo,Consolas,monospace}
 .site .flank{color:#888;text-transform:lowercase}.site .core{font-weight:bold}
 .evalue{font-weight:bold}.insignificant{opacity:.55}
-.flag{display:inline-block;font-size:.8em;padding:1px 6px;border-radius:3px;
+.flag{display:inline-block;font-size:.8em;padding:1px 6px;border-radius:3px;white-space:nowrap;
 background:#eee;color:#555;font-weight:normal}.significant .flag{background:#dff0d8;color:#2b542c}
 .logos{display:flex;flex-wrap:wrap;gap:1.5em}figure{margin:0}
 figcaption{font-size:.85em;color:#555}section.motif{border-top:2px solid #ccc;margin-top:1.5em}
