@@ -75,6 +75,9 @@ def _control(text: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="FASTA file of DNA sequences (plain or gzipped)")
     add_engine_arguments(parser)
+    parser.add_argument("--png", action="store_true",
+                        help="also draw logo_<id>.png and summary.png with matplotlib (the "
+                             "SVG logos and summary.html are always written)")
     _parse_meme_spellings(parser)
 
 
@@ -184,6 +187,6 @@ def run(args: argparse.Namespace) -> int:
     from ..motif import discover
 
     result = discover(args.input, n_threads=args.threads, **discover_options(args))
-    result.write(args.output)
+    result.write(args.output, png=args.png)
     logger.info("%d motif(s) written to %s", len(result.motifs), args.output)
     return 0

@@ -1,8 +1,9 @@
-"""Writers of emseq motif results: MEME minimal format, JASPAR, tables, logos and a summary."""
+"""Writers of emseq motif results: MEME minimal format, JASPAR, tables, SVG logos and
+``summary.html`` (:mod:`.logo`, :mod:`.summary`), and on request PNG logos and
+``summary.png`` drawn with matplotlib."""
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,13 +12,13 @@ import numpy as np
 
 from ..io.atomic import atomic_output_dir, atomic_write, write_tsv
 from .alphabet import LETTERS
+from .logo import COLORS, information_content, reverse_complement, two_strand_logo_svg
+from .summary import summary_html
 
 if TYPE_CHECKING:  # pragma: no cover
     from .result import Motif, MotifResult
 
 __all__ = ["meme_text", "jaspar_text", "draw_logo", "write_result"]
-
-COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
 
 
 def meme_text(motifs, bg_freqs: np.ndarray, revcomp: bool = True) -> str:
@@ -65,7 +66,7 @@ def _letter_patch(ax, letter: str, x: float, y: float, height: float) -> None:
 
 def _draw_pwm(ax, pwm: np.ndarray, title: str) -> None:
     p = np.clip(pwm, 1e-12, 1.0)
-    ic = 2.0 + (p * np.log2(p)).sum(axis=1)
+    ic = information_content(pwm)
     for k, row in enumerate(p):
         y = 0.0
         for a in np.argsort(row):
@@ -91,7 +92,7 @@ def draw_logo(motif: "Motif", path: str | os.PathLike[str]) -> None:
 
     fig, axes = plt.subplots(2, 1, figsize=(max(4.0, 0.45 * motif.width + 1.2), 4.2))
     _draw_pwm(axes[0], motif.pwm, f"motif {motif.id} {motif.consensus}  E = {motif.e_value_text}")
-    rc = motif.pwm[::-1, ::-1]
+    rc = reverse_complement(motif.pwm)
     from .result import consensus
 
     _draw_pwm(axes[1], rc, f"reverse complement {consensus(rc)}")
@@ -131,26 +132,22 @@ def _summary_png(result: "MotifResult", path: Path) -> None:
     plt.close(fig)
 
 
-def _summary_html(result: "MotifResult") -> str:
-    rows = []
-    for m in result.motifs:
-        rows.append(f"<tr><td>{m.id}</td><td><code>{html.escape(m.consensus)}</code></td>"
-                    f"<td>{m.width}</td><td>{m.nsites}</td><td>{m.llr:.1f}</td>"
-                    f"<td>{m.e_value_text}</td><td><img src='logo_{m.id}.png' height='150'></td></tr>")
-    params = ", ".join(f"{k}={v}" for k, v in result.params.items())
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>emseq motif</title>"
-            "<style>body{font-family:sans-serif}td,th{padding:4px 10px;border-bottom:1px solid #ddd}"
-            "</style></head><body><h1>emseq motif</h1>"
-            f"<p>{result.n_sequences} sequences; {html.escape(params)}</p>"
-            "<table><tr><th>motif</th><th>consensus</th><th>width</th><th>sites</th>"
-            "<th>llr (bits)</th><th>E-value</th><th>logo</th></tr>" + "".join(rows) +
-            "</table><p><img src='summary.png'></p><p>Files: motifs.meme (MEME format), "
-            "motifs.jaspar, motifs.tsv, sites.tsv, convergence.tsv.</p></body></html>\n")
-
-
 def write_result(result: "MotifResult", directory: str | os.PathLike[str], *,
-                 force: bool = False) -> None:
-    """Write every output file of a motif run into ``directory``, atomically."""
+                 force: bool = False, png: bool = False) -> None:
+    """Write every output file of a motif run into ``directory``, atomically.
+
+    Parameters
+    ----------
+    result : MotifResult
+        The run to write.
+    directory : path-like
+        The output folder (absent or empty unless ``force``; see :mod:`emseq.io.atomic`).
+    force : bool, default=False
+        Replace a non-empty folder once the new one is complete.
+    png : bool, default=False
+        Also draw ``logo_<id>.png`` and ``summary.png`` with matplotlib (about 1 CPU s
+        more on a small set); the SVG logos and ``summary.html`` are always written.
+    """
     with atomic_output_dir(directory, force=force) as stage:
         revcomp = bool(result.params.get("revcomp", True))
         with atomic_write(stage / "motifs.meme") as handle:
@@ -160,8 +157,18 @@ def write_result(result: "MotifResult", directory: str | os.PathLike[str], *,
         write_tsv(result.motifs.table.drop(columns=["log10_e_value"]), stage / "motifs.tsv")
         write_tsv(result.sites, stage / "sites.tsv", float_format=None)
         write_tsv(result.convergence, stage / "convergence.tsv")
+        logo_files = {}
         for m in result.motifs:
-            draw_logo(m, stage / f"logo_{m.id}.png")
-        _summary_png(result, stage / "summary.png")
+            logo_files[m.id] = f"logo_{m.id}.svg"
+            with atomic_write(stage / logo_files[m.id]) as handle:
+                handle.write(two_strand_logo_svg(
+                    m.pwm, title=f"motif {m.id} {m.consensus}  E = {m.e_value_text}"))
+        extra = []
+        if png:
+            for m in result.motifs:
+                draw_logo(m, stage / f"logo_{m.id}.png")
+                extra.append(f"logo_{m.id}.png")
+            _summary_png(result, stage / "summary.png")
+            extra.append("summary.png")
         with atomic_write(stage / "summary.html") as handle:
-            handle.write(_summary_html(result))
+            handle.write(summary_html(result, logo_files, extra))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .alphabet import LETTERS
+from .alphabet import LETTERS, EncodedSequences
 from .background import Background
 
 __all__ = ["consensus", "Motif", "MotifSet", "MotifResult"]
@@ -116,6 +116,10 @@ class MotifResult:
         The background model used.
     params : dict
         The options of the run.
+    n_sequences : int
+        Sequences searched.
+    sequences : EncodedSequences, optional
+        The sequences searched (the flanks of the sites in ``summary.html``).
     """
 
     motifs: MotifSet
@@ -124,11 +128,14 @@ class MotifResult:
     background: Background
     params: dict = field(default_factory=dict)
     n_sequences: int = 0
+    sequences: EncodedSequences | None = field(default=None, repr=False)
 
-    def write(self, directory: str | os.PathLike[str], *, force: bool = False) -> None:
-        """Write motifs.meme, motifs.jaspar, motifs.tsv, sites.tsv, convergence.tsv, logos and
-        a summary (summary.html, summary.png) into ``directory``, atomically; ``directory``
-        must be absent or empty unless ``force`` (see :mod:`emseq.io.atomic`)."""
+    def write(self, directory: str | os.PathLike[str], *, force: bool = False,
+              png: bool = False) -> None:
+        """Write motifs.meme, motifs.jaspar, motifs.tsv, sites.tsv, convergence.tsv, a
+        two-strand SVG logo per motif (logo_<id>.svg) and summary.html into ``directory``,
+        atomically; with ``png`` also logo_<id>.png and summary.png (matplotlib).
+        ``directory`` must be absent or empty unless ``force`` (see :mod:`emseq.io.atomic`)."""
         from .output import write_result
 
-        write_result(self, directory, force=force)
+        write_result(self, directory, force=force, png=png)

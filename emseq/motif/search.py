@@ -280,7 +280,8 @@ def discover(sequences: str | os.PathLike[str] | Iterable[str] | Iterable[FastaR
                   mask_lowercase=mask_lowercase, n_threads=threads, evt=float(evt),
                   minsites=min_sites, maxsites=max_sites, objfun=objective,
                   neg=options.control)
-    return MotifResult(motifs, sites, convergence, bg, params, data.n_sequences)
+    return MotifResult(motifs, sites, convergence, bg, params, data.n_sequences,
+                       sequences=data)
 
 
 def _control_label(neg) -> str | None:

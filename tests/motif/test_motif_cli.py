@@ -21,8 +21,9 @@ def test_cli_writes_every_output(tmp_path):
                  "--nmotifs", "2", "--minw", "8", "--maxw", "20", "-p", "1", "-q"])
     assert code == 0
     for name in ("motifs.meme", "motifs.jaspar", "motifs.tsv", "sites.tsv", "convergence.tsv",
-                 "logo_1.png", "logo_2.png", "summary.html", "summary.png"):
+                 "logo_1.svg", "logo_2.svg", "summary.html"):
         assert (out / name).is_file(), name
+    assert not list(out.glob("*.png"))  # PNGs only with --png
     meme = (out / "motifs.meme").read_text()
     assert meme.startswith("MEME version 5")
     assert "strands: + -" in meme and "Background letter frequencies" in meme
