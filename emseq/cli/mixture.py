@@ -39,9 +39,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from ..errors import InputError, UsageError
 from . import _types
 
@@ -200,6 +197,9 @@ def read_table(path: str | os.PathLike[str], index_col: str | None = None,
     UsageError
         An ``index_col`` or ``columns`` that names no column of the file.
     """
+    import numpy as np
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -296,6 +296,8 @@ MAX_MAGNITUDE = 1e100
 def _check_cells(table: Table, path: str, missing: str) -> None:
     """Reject infinite and (unless marginalised) missing cells, numbering rows from 1 as
     ``assignments.tsv`` does and columns from 1 as in the file."""
+    import numpy as np
+
     X, names = table.X, table.names
     numbers = table.file_columns or list(range(1, X.shape[1] + 1))
 
@@ -329,6 +331,8 @@ def _check_cells(table: Table, path: str, missing: str) -> None:
 
 
 def _row_ids(table: Table) -> tuple[str, object]:
+    import numpy as np
+
     if table.ids is None:
         return "row", np.arange(1, table.X.shape[0] + 1)
     return table.id_name, table.ids
@@ -336,6 +340,8 @@ def _row_ids(table: Table) -> tuple[str, object]:
 
 def _assignments(id_name: str, ids, gm, frame) -> pd.DataFrame:
     """The rows of ``assignments.tsv`` for ``frame`` (whose rows ``ids`` name)."""
+    import pandas as pd
+
     proba = gm.predict_proba(frame)
     out = pd.DataFrame({id_name: ids, "component": proba.argmax(axis=1),
                         "log_likelihood": gm.score_samples(frame)})
@@ -350,6 +356,8 @@ PLOT_ROWS = 20_000
 
 def _plot_sample(X, seed: int) -> np.ndarray:
     """A uniform sample of at most :data:`PLOT_ROWS` rows of a dask array, in memory."""
+    import numpy as np
+
     n = X.shape[0]
     if n <= PLOT_ROWS:
         return np.asarray(X.compute(), dtype=np.float64)
@@ -360,6 +368,8 @@ def _plot_sample(X, seed: int) -> np.ndarray:
 def _chunk_assignments(X, gm, client):
     """``assignments.tsv`` of a dask array, one DataFrame per row-chunk in order, computed
     on the workers a few chunks ahead of the writer (never the whole table in memory)."""
+    import numpy as np
+
     import dask
 
     @dask.delayed(pure=True)
@@ -468,6 +478,9 @@ def run_fit(args: argparse.Namespace, input_path: str, client=None) -> int:
     """Fit (or select) the mixture of ``input_path`` and write ``args.output``; a lazy input
     (:func:`_on_dask`) is fitted on ``client`` when given (a batch task's own cluster), else
     on ``--scheduler`` or an embedded LocalCluster of ``--workers``."""
+    import numpy as np
+    import pandas as pd
+
     from ..batch.cluster import open_client
 
     ks, covs = check_fit_options(args)
@@ -490,6 +503,9 @@ def _fit_and_write(args, input_path: str, ks: list[int], covs: list[str], X, tab
                    client) -> int:
     """Fit (or select) on ``X`` (a DataFrame, or a dask array fitted on ``client``) and
     write the outputs; ``table`` gives the feature names and the row identifiers."""
+    import numpy as np
+    import pandas as pd
+
     from ..io.atomic import atomic_output_dir, write_tsv, write_tsv_parts
     from ..mixture import GaussianMixture, select
     from ..mixture._dask import is_dask_array
@@ -564,6 +580,8 @@ def _fit_and_write(args, input_path: str, ks: list[int], covs: list[str], X, tab
 
 
 def run_predict(args: argparse.Namespace, model_path: str, input_path: str) -> int:
+    import pandas as pd
+
     from ..io.atomic import atomic_output_dir, write_tsv
     from ..mixture import GaussianMixture
 

@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_control_arguments(parser: argparse.ArgumentParser) -> None:
     """Discriminative discovery (MEME's ``-neg``, ``-objfun``, ``-shuf``); in a batch the
     same control (or ``shuffle``: each sample's own shuffle) for every sample."""
-    from ..motif.discriminative import OBJECTIVES, SHUFFLE_K_RANGE
+    from ..motif.options import OBJECTIVES, SHUFFLE_K_RANGE
 
     parser.add_argument("--neg", type=_control, metavar="FASTA|shuffle", default=None,
                         help="control sequences (MEME's -neg): motifs are scored by their "

@@ -70,16 +70,9 @@ from scipy.special import gammaln, logsumexp
 
 from .alphabet import EncodedSequences
 
-__all__ = ["OBJECTIVES", "SHUFFLE", "SHUFFLE_K_RANGE", "kmer_shuffle", "shuffle_rng",
-           "enrichment_log_pvalues", "threshold_log_pvalue", "log_hypergeom_sf",
-           "selective_columns", "selective_mask", "test_of_model", "report_log_evalue"]
-
-#: MEME's objective functions that emseq has
-OBJECTIVES = ("classic", "de", "se")
-#: the ``--neg`` value that asks for a shuffled copy of the input as the control
-SHUFFLE = "shuffle"
-#: k of the k-mer preserving shuffle (MEME's ``-shuf``: 1..6)
-SHUFFLE_K_RANGE = (1, 6)
+__all__ = ["kmer_shuffle", "shuffle_rng", "enrichment_log_pvalues", "threshold_log_pvalue",
+           "log_hypergeom_sf", "selective_columns", "selective_mask", "test_of_model",
+           "report_log_evalue"]
 
 
 # --- the shuffled control --------------------------------------------------------------------

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from .background import MAX_ORDER
-from .discriminative import OBJECTIVES, SHUFFLE, SHUFFLE_K_RANGE
+
+#: MEME's objective functions that emseq has
+OBJECTIVES = ("classic", "de", "se")
+#: the ``--neg`` value that asks for a shuffled copy of the input as the control
+SHUFFLE = "shuffle"
+#: k of the k-mer preserving shuffle (MEME's ``-shuf``: 1..6)
+SHUFFLE_K_RANGE = (1, 6)
 
 __all__ = ["MODELS", "DEFAULT_STARTS", "SCAN_LETTERS", "SearchOptions"]
 

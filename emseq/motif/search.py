@@ -34,12 +34,12 @@ from .._threads import resolve_threads
 from ..errors import InputError
 from ..io.fasta import FastaRecord
 from .background import Background
-from .discriminative import SHUFFLE, kmer_shuffle, report_log_evalue, shuffle_rng
+from .discriminative import kmer_shuffle, report_log_evalue, shuffle_rng
 from .erase import erase_sites
 from .fit import fit_em
 from .heldout import heldout_log_pvalue
 from .inputs import SearchInput, load_sequences, longest_known_run
-from .options import DEFAULT_STARTS, MODELS, SCAN_LETTERS, SearchOptions
+from .options import DEFAULT_STARTS, MODELS, SCAN_LETTERS, SHUFFLE, SearchOptions
 from .result import Motif, MotifResult, MotifSet, consensus
 from .shorten import shorten
 from .sites import select_sites, sites_frame
