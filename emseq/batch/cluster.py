@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 import subprocess
 import threading
@@ -22,7 +23,8 @@ from .._threads import available_cpus
 from ..errors import EmseqError, UsageError
 from .plan import SAMPLE_RESOURCE, SCHEDULERS, JobShape
 
-__all__ = ["ClusterError", "Workers", "check_submit_command", "job_script", "open_client"]
+__all__ = ["SGE_PARALLEL_ENVIRONMENT", "ClusterError", "Workers", "check_submit_command",
+           "job_script", "jobqueue_options", "open_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,45 @@ def _job_class(scheduler: str):
     import dask_jobqueue
 
     return getattr(dask_jobqueue, SCHEDULERS[scheduler][0].replace("Job", "Cluster")).job_cls
+
+
+#: The parallel environment a Grid Engine job of more than one core asks its slots of, unless
+#: a ``--job-extra`` directive names one (``-pe NAME N``).
+SGE_PARALLEL_ENVIRONMENT = "smp"
+
+
+def _sge_memory(n_bytes: int) -> str:
+    """Bytes in Grid Engine's decimal memory units: ``1000000000`` -> ``'1g'``."""
+    for unit, scale in (("g", 10**9), ("m", 10**6), ("k", 10**3)):
+        if n_bytes % scale == 0:
+            return f"{n_bytes // scale}{unit}"
+    return str(n_bytes)
+
+
+def jobqueue_options(shape: JobShape) -> dict[str, Any]:
+    """The keyword arguments of the dask-jobqueue job class for ``shape``.
+
+    Those of :meth:`JobShape.jobqueue_options`, and on Grid Engine what dask-jobqueue's
+    ``SGEJob`` leaves out: it asks for neither cores nor memory, so a job of ``--cores 4``
+    took one slot and ran four threads on it, and no memory was reserved or limited. A job
+    of several cores asks for them as slots of the parallel environment
+    :data:`SGE_PARALLEL_ENVIRONMENT` (``-pe smp 4``), and memory as ``h_vmem`` per slot
+    (Grid Engine multiplies it by the slots), unless a ``--job-extra`` directive gives
+    ``-pe``, or ``h_vmem`` (or the dask-jobqueue configuration a ``resource-spec``).
+    """
+    options = shape.jobqueue_options()
+    if shape.scheduler != "sge":
+        return options
+    import dask
+
+    given = " ".join(options["job_extra_directives"])
+    if shape.cores > 1 and not re.search(r"(^|\s)-pe\s", given):
+        options["job_extra_directives"] = [f"-pe {SGE_PARALLEL_ENVIRONMENT} {shape.cores}",
+                                           *options["job_extra_directives"]]
+    if dask.config.get("jobqueue.sge.resource-spec", None) is None \
+            and "h_vmem" not in given:
+        options["resource_spec"] = f"h_vmem={_sge_memory(shape.memory // shape.cores)}"
+    return options
 
 
 def check_submit_command(scheduler: str) -> None:
@@ -62,7 +103,7 @@ def job_script(shape: JobShape, scheduler_address: str = "tcp://DRIVER-HOST:PORT
             folder = folder.parent
     try:
         job = _job_class(shape.scheduler)(scheduler=scheduler_address, name="emseq-worker",
-                                          **shape.jobqueue_options())
+                                          **jobqueue_options(shape))
         return job.job_script()
     finally:
         for folder in made:  # deepest first
@@ -258,7 +299,7 @@ def open_client(client=None, scheduler: str | None = None, shape: JobShape | Non
         refusals: list[str] = []
         job_cls = _watched_job_class(shape.scheduler, refusals)
         with JobQueueCluster(job_cls=job_cls, silence_logs="error",
-                             **shape.jobqueue_options()) as started:
+                             **jobqueue_options(shape)) as started:
             if shape.adapt:
                 started.adapt(minimum_jobs=0, maximum_jobs=shape.jobs)
             else:

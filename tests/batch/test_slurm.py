@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import pytest
@@ -34,17 +35,25 @@ def queued_jobs(slurm) -> set[str]:
     return set(slurm.run("squeue", "-h", "-o", "%i").stdout.split())
 
 
-def watch_queue(slurm, seen: set[str], stop: threading.Event) -> threading.Thread:
-    """Record every job id that squeue lists until ``stop`` is set."""
+def run_watched(args: list[str], list_jobs: Callable[[], set[str]]) -> tuple[int, set[str]]:
+    """Run ``emseq batch ARGS`` while a thread records every job id ``list_jobs()`` lists
+    (squeue, qstat...); returns the exit code and the ids seen."""
+    seen: set[str] = set()
+    stop = threading.Event()
 
     def poll() -> None:
         while not stop.is_set():
-            seen.update(queued_jobs(slurm))
+            seen.update(list_jobs())
             time.sleep(0.2)
 
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    return thread
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        code = emseq_main(["batch", *args])
+    finally:
+        stop.set()
+        watcher.join()
+    return code, seen
 
 
 def local_run(sheet: Path, output: Path) -> None:
@@ -58,19 +67,28 @@ def assert_same_matrices(output: Path, reference: Path) -> None:
         assert (output / name).read_text() == (reference / name).read_text(), name
 
 
+def assert_each_sample_ran_once_on_a_job(output: Path, jobs: set[str], n_samples: int) -> str:
+    """Samples ``S1``... ``S<n>`` are ok in the report, each started on one of ``jobs`` and
+    done once (with its peak memory), the jobs' own logs are there and no staging folder is
+    left. Returns the batch log."""
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert report["status"].tolist() == ["ok"] * n_samples
+    log = (output / "batch.log").read_text()
+    for sample in (f"S{i + 1}" for i in range(n_samples)):
+        started = re.search(rf"{sample}: started, worker \S+, job (\d+)", log)
+        assert started and started.group(1) in jobs, log
+        assert len(re.findall(rf"{sample}: done in [\d.]+ s, peak memory \d+ MB", log)) == 1, log
+    assert sorted(p.name for p in (output / "logs").iterdir())  # the jobs' own output
+    assert_no_staging_left(output)
+    return log
+
+
 def test_four_samples_through_slurm_equal_the_local_cluster_run(slurm, sample_bams, tmp_path):
     sheet = write_sheet(tmp_path / "sheet.csv",
                         [(f"S{i + 1}", bam) for i, bam in enumerate(sample_bams)])
     output = tmp_path / "slurm"
-    seen: set[str] = set()
-    stop = threading.Event()
-    watcher = watch_queue(slurm, seen, stop)
-    try:
-        code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
-                           "--jobs", "2", *JOB])
-    finally:
-        stop.set()
-        watcher.join()
+    code, seen = run_watched([str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                              "--jobs", "2", *JOB], lambda: queued_jobs(slurm))
     assert code == 0
     assert seen, "no job was ever listed by squeue"
     deadline = time.monotonic() + 120
@@ -83,16 +101,8 @@ def test_four_samples_through_slurm_equal_the_local_cluster_run(slurm, sample_ba
         assert re.search(r"JobState=(COMPLETED|CANCELLED)", state), state
     local_run(sheet, tmp_path / "local")
     assert_same_matrices(output, tmp_path / "local")
-    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
-    assert report["status"].tolist() == ["ok"] * 4
-    log = (output / "batch.log").read_text()
-    for sample in ("S1", "S2", "S3", "S4"):
-        started = re.search(rf"{sample}: started, worker \S+, job (\d+)", log)
-        assert started and started.group(1) in seen, log
-        assert re.search(rf"{sample}: done in [\d.]+ s, peak memory \d+ MB", log), log
+    log = assert_each_sample_ran_once_on_a_job(output, seen, 4)
     assert "plan: 4 sample(s) on 2 slurm job(s) of 1 core(s) and 1GB" in log
-    assert sorted(p.name for p in (output / "logs").iterdir())  # the jobs' own .out/.err
-    assert_no_staging_left(output)
 
 
 def test_a_job_the_scheduler_refuses_ends_the_run_with_its_message(slurm, sample_bams,
