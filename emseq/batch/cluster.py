@@ -112,13 +112,17 @@ def job_script(shape: JobShape, scheduler_address: str = "tcp://DRIVER-HOST:PORT
 
 
 def _first_message(exc: BaseException) -> str:
-    """The scheduler's own words in a failed submission: the first line of its stderr."""
+    """The scheduler's own words in a failed submission: the first line of its stderr, or
+    where that is empty (SLURM's PBS wrapper ``qsub`` reports on stdout, around the quoted
+    output of ``sbatch``), the first ``error:`` line of its stdout, else its first line."""
     text = str(exc)
-    if "stderr:" in text:
-        lines = [line.strip() for line in text.split("stderr:", 1)[1].splitlines()]
+    stdout, _, stderr = text.partition("stderr:")
+    for part, pick_errors in ((stderr, False), (stdout.partition("stdout:")[2], True)):
+        lines = [line.strip().strip("'").strip() for line in part.splitlines()]
         lines = [line for line in lines if line]
-        if lines:
-            return lines[0]
+        errors = [line for line in lines if "error:" in line] if pick_errors else []
+        if errors or lines:
+            return (errors or lines)[0]
     return (text.strip().splitlines() or [type(exc).__name__])[0]
 
 

@@ -1,6 +1,7 @@
 """Fixtures for the batch tests: small real BAMs cut from the bundled demo, a real LocalCluster,
 a real one-node SLURM cluster (:mod:`tests.batch.slurm_node`), a real one-node Grid Engine cell
-(:mod:`tests.batch.sge_node`)."""
+(:mod:`tests.batch.sge_node`) and PBS commands over that SLURM
+(:mod:`tests.batch.pbs_wrappers`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pysam
 import pytest
 
-from . import sge_node
+from . import pbs_wrappers, sge_node
 from .slurm_node import OneNodeSlurm, missing_binaries
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "quant"
@@ -128,3 +129,23 @@ def sge(tmp_path_factory):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture
+def pbs_over_slurm(slurm, tmp_path, monkeypatch):
+    """``qsub``/``qstat``/``qdel`` of Debian's ``slurm-wlm-torque`` first on the PATH, over the
+    one-node SLURM; yields the :class:`OneNodeSlurm`.
+
+    The test runs in ``tmp_path``: the wrappers' ``qsub`` puts ``-o``/``-e`` of its own on
+    ``sbatch``'s command line, so the jobs' output files land in the working directory.
+    ``PYTHONPATH`` names this checkout, so the workers (SLURM exports the environment) import
+    the emseq under test. Skips where the wrappers are absent.
+    """
+    reason = pbs_wrappers.absent()
+    if reason:
+        pytest.skip(reason)
+    folder = pbs_wrappers.wrapper_folder(tmp_path / "pbs-bin")
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    monkeypatch.chdir(tmp_path)
+    yield slurm
