@@ -218,15 +218,24 @@ class Workers:
                                "(squeue/qstat/bjobs) and the job logs")
 
     def _replace_ended_jobs(self, names: set[str], now: float) -> None:
-        """Submit a new job for each job whose workers connected and then all left for
-        :attr:`ENDED_AFTER` seconds (cancelled, past its walltime, node lost): with a fixed
-        number of jobs, dask-jobqueue would not replace it and the batch would lose workers."""
+        """Have a new job submitted for each job whose workers connected and then all left for
+        :attr:`ENDED_AFTER` seconds (cancelled, past its walltime, node lost).
+
+        With a fixed number of jobs, dask-jobqueue would not replace it and the batch would
+        lose workers: the ended job's spec is put back under a new name and the cluster
+        scaled to ``--jobs`` again. With ``--adapt``, the ended job is taken out of the
+        cluster's plan, and the adaptive scaling, which counts planned jobs, not connected
+        workers, then submits a new one if samples are left (without this it waited for
+        ``distributed.deploy.lost-worker-timeout`` and another trigger to do so).
+        """
         cluster = self.cluster
-        if cluster is None or self.shape is None or self.shape.adapt:
+        if cluster is None or self.shape is None:
             return
         ended = []
         for name in list(cluster.workers):
-            if any(w == name or w.startswith(f"{name}-") for w in names):
+            if name not in cluster.worker_spec:  # being closed by the cluster itself
+                self._connected.pop(name, None)
+            elif any(w == name or w.startswith(f"{name}-") for w in names):
                 self._connected[name] = now
             elif name in self._connected and now - self._connected[name] > self.ENDED_AFTER:
                 del self._connected[name]
@@ -234,6 +243,7 @@ class Workers:
         if not ended:
             return
         jobs = {name: getattr(cluster.workers.get(name), "job_id", None) for name in ended}
+        adapt = self.shape.adapt
 
         async def replace() -> None:  # in the cluster's event loop, which owns these dicts
             for name in ended:
@@ -242,10 +252,11 @@ class Workers:
                 if job is not None:  # make sure it is gone (cancelling an ended job is a no-op)
                     with contextlib.suppress(Exception):
                         await job.close()
-                if spec is not None:  # under a new name: the cluster would close a job of the
-                    self._replacements += 1  # old one once its lost worker timed out
-                    cluster.worker_spec[f"{name}-r{self._replacements}"] = spec
-            cluster.scale(jobs=self.shape.jobs)  # starts the jobs of the new names
+                if spec is not None and not adapt:  # under a new name: the cluster would
+                    self._replacements += 1  # close a job of the old one once its lost
+                    cluster.worker_spec[f"{name}-r{self._replacements}"] = spec  # worker
+            if not adapt:  # timed out
+                cluster.scale(jobs=self.shape.jobs)  # starts the jobs of the new names
 
         cluster.loop.add_callback(replace)
         for name, job in jobs.items():

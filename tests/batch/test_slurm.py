@@ -83,6 +83,26 @@ def assert_each_sample_ran_once_on_a_job(output: Path, jobs: set[str], n_samples
     return log
 
 
+def cancel_when_running(slurm, output, sample: str, cancelled: list[str]) -> threading.Thread:
+    """A thread that ``scancel``s the job running ``sample`` once the sample has started
+    writing its staging folder (so mid-sample), recording the job id in ``cancelled``."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 180
+        log = output / "batch.log"
+        while time.monotonic() < deadline and not cancelled:
+            text = log.read_text() if log.is_file() else ""
+            started = re.search(rf"{sample}: started, worker \S+, job (\d+)", text)
+            if started and any(output.glob(f".{sample}.tmp-*")):
+                slurm.run("scancel", started.group(1))
+                cancelled.append(started.group(1))
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
 def test_four_samples_through_slurm_equal_the_local_cluster_run(slurm, sample_bams, tmp_path):
     sheet = write_sheet(tmp_path / "sheet.csv",
                         [(f"S{i + 1}", bam) for i, bam in enumerate(sample_bams)])
@@ -126,20 +146,7 @@ def test_a_worker_job_cancelled_mid_sample_is_retried_on_a_new_job(slurm, sample
     sheet = write_sheet(tmp_path / "sheet.csv", rows)
     output = tmp_path / "out"
     cancelled: list[str] = []
-
-    def cancel_the_job_running_big() -> None:
-        deadline = time.monotonic() + 180
-        log = output / "batch.log"
-        while time.monotonic() < deadline and not cancelled:
-            text = log.read_text() if log.is_file() else ""
-            started = re.search(r"big: started, worker \S+, job (\d+)", text)
-            if started and any(output.glob(".big.tmp-*")):
-                slurm.run("scancel", started.group(1))
-                cancelled.append(started.group(1))
-            time.sleep(0.05)
-
-    killer = threading.Thread(target=cancel_the_job_running_big)
-    killer.start()
+    killer = cancel_when_running(slurm, output, "big", cancelled)
     code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
                        "--jobs", "1", *JOB])
     killer.join()
