@@ -46,6 +46,11 @@ def _job_class(scheduler: str):
 SGE_PARALLEL_ENVIRONMENT = "smp"
 
 
+#: What the letters of a Grid Engine job state say, the first found wins (``qstat(1)``).
+SGE_STATES = (("E", "error"), ("h", "held"), ("d", "being deleted"), ("s", "suspended"),
+              ("S", "suspended"), ("qw", "pending"), ("t", "starting"), ("r", "running"))
+
+
 def _sge_memory(n_bytes: int) -> str:
     """Bytes in Grid Engine's decimal memory units: ``1000000000`` -> ``'1g'``."""
     for unit, scale in (("g", 10**9), ("m", 10**6), ("k", 10**3)):
@@ -265,19 +270,31 @@ class Workers:
                      "submitted, its samples are retried")
 
     def _job_states(self) -> str:
-        """``'job 12 PENDING (Resources)'``... from ``squeue`` on SLURM; empty elsewhere."""
+        """``'job 12 PENDING (Resources)'`` from ``squeue`` on SLURM, ``'job 7 qw (pending)'``
+        from ``qstat`` on Grid Engine; empty elsewhere, or when the command fails."""
         ids = self.job_ids()
-        if self.shape is None or self.shape.scheduler != "slurm" or not ids \
-                or shutil.which("squeue") is None:
+        if self.shape is None or not ids or self.shape.scheduler not in ("slurm", "sge"):
+            return ""
+        slurm = self.shape.scheduler == "slurm"
+        command = ["squeue", "-h", "-j", ",".join(ids), "-o", "%i %T %r"] if slurm \
+            else ["qstat"]
+        if shutil.which(command[0]) is None:
             return ""
         try:
-            listed = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %T %r"],
-                                    capture_output=True, text=True, timeout=30).stdout
+            listed = subprocess.run(command, capture_output=True, text=True,
+                                    timeout=30).stdout
         except (OSError, subprocess.SubprocessError):
             return ""
-        states = [" ".join(["job", *line.split(maxsplit=2)[:2]]) +
-                  (f" ({line.split(maxsplit=2)[2]})" if len(line.split()) > 2 else "")
-                  for line in listed.splitlines() if line.strip()]
+        states = []
+        for line in listed.splitlines():
+            fields = line.split(maxsplit=2) if slurm else line.split()
+            if slurm and len(fields) >= 2:
+                states.append(f"job {fields[0]} {fields[1]}" +
+                              (f" ({fields[2]})" if len(fields) > 2 else ""))
+            elif not slurm and len(fields) > 4 and fields[0] in ids:  # job-ID prior name
+                state = fields[4]  # user state: qw, hqw, Eqw, r, t, dr...
+                meaning = next((m for code, m in SGE_STATES if code in state), "")
+                states.append(f"job {fields[0]} {state}" + (f" ({meaning})" if meaning else ""))
         return "; ".join(states)
 
 

@@ -16,7 +16,7 @@ from emseq.cli import main as emseq_main
 from .sge_node import PARALLEL_ENVIRONMENT, QUEUE
 from .test_run import DEMO_TRANSCRIPTS, write_sheet
 from .test_slurm import (assert_each_sample_ran_once_on_a_job, assert_same_matrices, local_run,
-                         run_watched)
+                         run_watched, start_timeout_error)
 
 pytestmark = pytest.mark.sge
 
@@ -117,3 +117,25 @@ def test_dry_run_prints_an_sge_job_script_the_scheduler_accepts(sge, sample_bams
     assert verified.returncode == 0 and "verification: found suitable queue(s)" in \
         verified.stdout, verified.stdout + verified.stderr
     assert not sge.jobs()
+
+
+def test_jobs_pending_beyond_the_start_timeout_end_the_run_with_their_state(sge, sample_bams,
+                                                                           tmp_path, capsys):
+    holder = sge.run("qsub", "-b", "y", "-pe", PARALLEL_ENVIRONMENT, "2", "-o", "/dev/null",
+                     "-j", "y", "sleep", "600").stdout
+    holder = re.search(r"Your job (\d+)", holder).group(1)
+    try:
+        deadline = time.monotonic() + 60
+        while " r " not in sge.run("qstat").stdout:  # both slots taken
+            assert time.monotonic() < deadline, sge.log_tail()
+            time.sleep(0.2)
+        line = start_timeout_error(sample_bams[0], tmp_path, capsys, job_options())
+        assert re.fullmatch(r"emseq batch: error: no worker job started within "
+                            r"--start-timeout 3 s \(job \d+ qw \(pending\)\); check the queue "
+                            r"\(squeue/qstat/bjobs\) and the job logs", line), line
+        deadline = time.monotonic() + 60
+        while sge.jobs() != {holder}:  # the batch's own pending job was deleted
+            assert time.monotonic() < deadline, sge.jobs()
+            time.sleep(0.5)
+    finally:
+        sge.run("qdel", holder, check=False)

@@ -203,6 +203,19 @@ def test_resume_after_the_driver_was_killed(slurm, sample_bams, tmp_path):
     assert_no_staging_left(output)
 
 
+def start_timeout_error(bam: Path, tmp_path: Path, capsys, job: list[str]) -> str:
+    """Run one sample with the job options ``job`` and ``--start-timeout 3`` (in place of
+    120); it must fail with exit code 1 and one line on stderr, which is returned."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", bam)])
+    args = [a if a != "120" else "3" for a in job]
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o",
+                       str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
 def test_jobs_pending_beyond_the_start_timeout_end_the_run(slurm, sample_bams, tmp_path,
                                                            capsys):
     holder = slurm.run("sbatch", "--parsable", "-c", "2", "-o", "/dev/null", "--wrap",
@@ -212,18 +225,10 @@ def test_jobs_pending_beyond_the_start_timeout_end_the_run(slurm, sample_bams, t
         while "RUNNING" not in slurm.run("squeue", "-h", "-j", holder, "-o", "%T").stdout:
             assert time.monotonic() < deadline, slurm.log_tail()
             time.sleep(0.2)
-        sheet = write_sheet(tmp_path / "sheet.csv", [("S1", sample_bams[0])])
-        output = tmp_path / "out"
-        args = [a if a != "120" else "3" for a in JOB]  # --start-timeout 3
-        code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o",
-                           str(output), *args])
-        err = capsys.readouterr().err
-        assert code == 1
-        lines = err.strip().splitlines()
-        assert len(lines) == 1, err
+        line = start_timeout_error(sample_bams[0], tmp_path, capsys, JOB)
         assert re.fullmatch(r"emseq batch: error: no worker job started within "
                             r"--start-timeout 3 s \(job \d+ PENDING \(Resources\)\); check the "
-                            r"queue \(squeue/qstat/bjobs\) and the job logs", lines[0]), err
+                            r"queue \(squeue/qstat/bjobs\) and the job logs", line), line
         assert queued_jobs(slurm) == {holder}  # the batch's own pending job was cancelled
     finally:
         slurm.run("scancel", holder)
