@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from emseq.batch.cluster import job_script
+from emseq.batch.plan import plan_jobs
 from emseq.cli import main as emseq_main
 
 from .sge_node import PARALLEL_ENVIRONMENT, QUEUE
@@ -139,3 +141,18 @@ def test_jobs_pending_beyond_the_start_timeout_end_the_run_with_their_state(sge,
             time.sleep(0.5)
     finally:
         sge.run("qdel", holder, check=False)
+
+
+@pytest.mark.parametrize("cores, job_extra, expected", [
+    (1, [], ["-l h_vmem=2g"]),  # one slot: no parallel environment
+    (4, [], ["-pe smp 4", "-l h_vmem=500m"]),  # 2GB over 4 slots
+    (4, ["-pe threaded 4"], ["-pe threaded 4", "-l h_vmem=500m"]),  # the site's PE instead
+    (2, ["-l h_vmem=3G"], ["-pe smp 2", "-l h_vmem=3G"]),  # the user's memory request
+], ids=["1core", "4cores", "own-pe", "own-h_vmem"])
+def test_sge_jobs_ask_for_their_slots_and_memory_unless_told_otherwise(cores, job_extra,
+                                                                        expected):
+    """No scheduler needed: the directives the batch adds to dask-jobqueue's SGE job."""
+    shape = plan_jobs("sge", cores=cores, memory="2GB", job_extra=job_extra)
+    directives = [line[3:] for line in job_script(shape).splitlines()
+                  if line.startswith("#$ -pe") or line.startswith("#$ -l h_vmem")]
+    assert sorted(directives) == sorted(expected)
