@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 import subprocess
 import threading
@@ -22,7 +23,8 @@ from .._threads import available_cpus
 from ..errors import EmseqError, UsageError
 from .plan import SAMPLE_RESOURCE, SCHEDULERS, JobShape
 
-__all__ = ["ClusterError", "Workers", "check_submit_command", "job_script", "open_client"]
+__all__ = ["SGE_PARALLEL_ENVIRONMENT", "ClusterError", "Workers", "check_submit_command",
+           "job_script", "jobqueue_options", "open_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,50 @@ def _job_class(scheduler: str):
     import dask_jobqueue
 
     return getattr(dask_jobqueue, SCHEDULERS[scheduler][0].replace("Job", "Cluster")).job_cls
+
+
+#: The parallel environment a Grid Engine job of more than one core asks its slots of, unless
+#: a ``--job-extra`` directive names one (``-pe NAME N``).
+SGE_PARALLEL_ENVIRONMENT = "smp"
+
+
+#: What the letters of a Grid Engine job state say, the first found wins (``qstat(1)``).
+SGE_STATES = (("E", "error"), ("h", "held"), ("d", "being deleted"), ("s", "suspended"),
+              ("S", "suspended"), ("qw", "pending"), ("t", "starting"), ("r", "running"))
+
+
+def _sge_memory(n_bytes: int) -> str:
+    """Bytes in Grid Engine's decimal memory units: ``1000000000`` -> ``'1g'``."""
+    for unit, scale in (("g", 10**9), ("m", 10**6), ("k", 10**3)):
+        if n_bytes % scale == 0:
+            return f"{n_bytes // scale}{unit}"
+    return str(n_bytes)
+
+
+def jobqueue_options(shape: JobShape) -> dict[str, Any]:
+    """The keyword arguments of the dask-jobqueue job class for ``shape``.
+
+    Those of :meth:`JobShape.jobqueue_options`, and on Grid Engine what dask-jobqueue's
+    ``SGEJob`` leaves out: it asks for neither cores nor memory, so a job of ``--cores 4``
+    took one slot and ran four threads on it, and no memory was reserved or limited. A job
+    of several cores asks for them as slots of the parallel environment
+    :data:`SGE_PARALLEL_ENVIRONMENT` (``-pe smp 4``), and memory as ``h_vmem`` per slot
+    (Grid Engine multiplies it by the slots), unless a ``--job-extra`` directive gives
+    ``-pe``, or ``h_vmem`` (or the dask-jobqueue configuration a ``resource-spec``).
+    """
+    options = shape.jobqueue_options()
+    if shape.scheduler != "sge":
+        return options
+    import dask
+
+    given = " ".join(options["job_extra_directives"])
+    if shape.cores > 1 and not re.search(r"(^|\s)-pe\s", given):
+        options["job_extra_directives"] = [f"-pe {SGE_PARALLEL_ENVIRONMENT} {shape.cores}",
+                                           *options["job_extra_directives"]]
+    if dask.config.get("jobqueue.sge.resource-spec", None) is None \
+            and "h_vmem" not in given:
+        options["resource_spec"] = f"h_vmem={_sge_memory(shape.memory // shape.cores)}"
+    return options
 
 
 def check_submit_command(scheduler: str) -> None:
@@ -62,7 +108,7 @@ def job_script(shape: JobShape, scheduler_address: str = "tcp://DRIVER-HOST:PORT
             folder = folder.parent
     try:
         job = _job_class(shape.scheduler)(scheduler=scheduler_address, name="emseq-worker",
-                                          **shape.jobqueue_options())
+                                          **jobqueue_options(shape))
         return job.job_script()
     finally:
         for folder in made:  # deepest first
@@ -71,13 +117,17 @@ def job_script(shape: JobShape, scheduler_address: str = "tcp://DRIVER-HOST:PORT
 
 
 def _first_message(exc: BaseException) -> str:
-    """The scheduler's own words in a failed submission: the first line of its stderr."""
+    """The scheduler's own words in a failed submission: the first line of its stderr, or
+    where that is empty (SLURM's PBS wrapper ``qsub`` reports on stdout, around the quoted
+    output of ``sbatch``), the first ``error:`` line of its stdout, else its first line."""
     text = str(exc)
-    if "stderr:" in text:
-        lines = [line.strip() for line in text.split("stderr:", 1)[1].splitlines()]
+    stdout, _, stderr = text.partition("stderr:")
+    for part, pick_errors in ((stderr, False), (stdout.partition("stdout:")[2], True)):
+        lines = [line.strip().strip("'").strip() for line in part.splitlines()]
         lines = [line for line in lines if line]
-        if lines:
-            return lines[0]
+        errors = [line for line in lines if "error:" in line] if pick_errors else []
+        if errors or lines:
+            return (errors or lines)[0]
     return (text.strip().splitlines() or [type(exc).__name__])[0]
 
 
@@ -173,15 +223,24 @@ class Workers:
                                "(squeue/qstat/bjobs) and the job logs")
 
     def _replace_ended_jobs(self, names: set[str], now: float) -> None:
-        """Submit a new job for each job whose workers connected and then all left for
-        :attr:`ENDED_AFTER` seconds (cancelled, past its walltime, node lost): with a fixed
-        number of jobs, dask-jobqueue would not replace it and the batch would lose workers."""
+        """Have a new job submitted for each job whose workers connected and then all left for
+        :attr:`ENDED_AFTER` seconds (cancelled, past its walltime, node lost).
+
+        With a fixed number of jobs, dask-jobqueue would not replace it and the batch would
+        lose workers: the ended job's spec is put back under a new name and the cluster
+        scaled to ``--jobs`` again. With ``--adapt``, the ended job is taken out of the
+        cluster's plan, and the adaptive scaling, which counts planned jobs, not connected
+        workers, then submits a new one if samples are left (without this it waited for
+        ``distributed.deploy.lost-worker-timeout`` and another trigger to do so).
+        """
         cluster = self.cluster
-        if cluster is None or self.shape is None or self.shape.adapt:
+        if cluster is None or self.shape is None:
             return
         ended = []
         for name in list(cluster.workers):
-            if any(w == name or w.startswith(f"{name}-") for w in names):
+            if name not in cluster.worker_spec:  # being closed by the cluster itself
+                self._connected.pop(name, None)
+            elif any(w == name or w.startswith(f"{name}-") for w in names):
                 self._connected[name] = now
             elif name in self._connected and now - self._connected[name] > self.ENDED_AFTER:
                 del self._connected[name]
@@ -189,6 +248,7 @@ class Workers:
         if not ended:
             return
         jobs = {name: getattr(cluster.workers.get(name), "job_id", None) for name in ended}
+        adapt = self.shape.adapt
 
         async def replace() -> None:  # in the cluster's event loop, which owns these dicts
             for name in ended:
@@ -197,10 +257,11 @@ class Workers:
                 if job is not None:  # make sure it is gone (cancelling an ended job is a no-op)
                     with contextlib.suppress(Exception):
                         await job.close()
-                if spec is not None:  # under a new name: the cluster would close a job of the
-                    self._replacements += 1  # old one once its lost worker timed out
-                    cluster.worker_spec[f"{name}-r{self._replacements}"] = spec
-            cluster.scale(jobs=self.shape.jobs)  # starts the jobs of the new names
+                if spec is not None and not adapt:  # under a new name: the cluster would
+                    self._replacements += 1  # close a job of the old one once its lost
+                    cluster.worker_spec[f"{name}-r{self._replacements}"] = spec  # worker
+            if not adapt:  # timed out
+                cluster.scale(jobs=self.shape.jobs)  # starts the jobs of the new names
 
         cluster.loop.add_callback(replace)
         for name, job in jobs.items():
@@ -209,19 +270,31 @@ class Workers:
                      "submitted, its samples are retried")
 
     def _job_states(self) -> str:
-        """``'job 12 PENDING (Resources)'``... from ``squeue`` on SLURM; empty elsewhere."""
+        """``'job 12 PENDING (Resources)'`` from ``squeue`` on SLURM, ``'job 7 qw (pending)'``
+        from ``qstat`` on Grid Engine; empty elsewhere, or when the command fails."""
         ids = self.job_ids()
-        if self.shape is None or self.shape.scheduler != "slurm" or not ids \
-                or shutil.which("squeue") is None:
+        if self.shape is None or not ids or self.shape.scheduler not in ("slurm", "sge"):
+            return ""
+        slurm = self.shape.scheduler == "slurm"
+        command = ["squeue", "-h", "-j", ",".join(ids), "-o", "%i %T %r"] if slurm \
+            else ["qstat"]
+        if shutil.which(command[0]) is None:
             return ""
         try:
-            listed = subprocess.run(["squeue", "-h", "-j", ",".join(ids), "-o", "%i %T %r"],
-                                    capture_output=True, text=True, timeout=30).stdout
+            listed = subprocess.run(command, capture_output=True, text=True,
+                                    timeout=30).stdout
         except (OSError, subprocess.SubprocessError):
             return ""
-        states = [" ".join(["job", *line.split(maxsplit=2)[:2]]) +
-                  (f" ({line.split(maxsplit=2)[2]})" if len(line.split()) > 2 else "")
-                  for line in listed.splitlines() if line.strip()]
+        states = []
+        for line in listed.splitlines():
+            fields = line.split(maxsplit=2) if slurm else line.split()
+            if slurm and len(fields) >= 2:
+                states.append(f"job {fields[0]} {fields[1]}" +
+                              (f" ({fields[2]})" if len(fields) > 2 else ""))
+            elif not slurm and len(fields) > 4 and fields[0] in ids:  # job-ID prior name
+                state = fields[4]  # user state: qw, hqw, Eqw, r, t, dr...
+                meaning = next((m for code, m in SGE_STATES if code in state), "")
+                states.append(f"job {fields[0]} {state}" + (f" ({meaning})" if meaning else ""))
         return "; ".join(states)
 
 
@@ -258,7 +331,7 @@ def open_client(client=None, scheduler: str | None = None, shape: JobShape | Non
         refusals: list[str] = []
         job_cls = _watched_job_class(shape.scheduler, refusals)
         with JobQueueCluster(job_cls=job_cls, silence_logs="error",
-                             **shape.jobqueue_options()) as started:
+                             **jobqueue_options(shape)) as started:
             if shape.adapt:
                 started.adapt(minimum_jobs=0, maximum_jobs=shape.jobs)
             else:

@@ -1,5 +1,7 @@
 """Fixtures for the batch tests: small real BAMs cut from the bundled demo, a real LocalCluster,
-a real one-node SLURM cluster (:mod:`tests.batch.slurm_node`)."""
+a real one-node SLURM cluster (:mod:`tests.batch.slurm_node`), a real one-node Grid Engine cell
+(:mod:`tests.batch.sge_node`) and PBS commands over that SLURM
+(:mod:`tests.batch.pbs_wrappers`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import pysam
 import pytest
 
+from . import pbs_wrappers, sge_node
 from .slurm_node import OneNodeSlurm, missing_binaries
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "quant"
@@ -90,3 +93,59 @@ def slurm(tmp_path_factory):
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = previous
+
+
+@pytest.fixture(scope="session")
+def sge(tmp_path_factory):
+    """A real one-node Grid Engine cell on localhost for the whole session (marker ``sge``).
+
+    Its qmaster and execd are this test run's own processes (a private ``SGE_ROOT``, not the
+    packaged cell), stopped by pid at the end. Yields the :class:`~tests.batch.sge_node.OneNodeSge`;
+    its ``SGE_ROOT``, ``SGE_CELL`` and ports are in the environment while it runs, so ``qsub``
+    and dask-jobqueue's ``SGECluster`` talk to it. Skips where the Debian packages
+    ``gridengine-master``, ``gridengine-exec`` and ``gridengine-client`` are absent, where the
+    host name does not resolve, or when not root (execd starts jobs as their user).
+    """
+    missing = sge_node.missing_binaries()
+    if missing:
+        pytest.skip(f"no Grid Engine here: {', '.join(missing)} not found (apt-get install "
+                    "gridengine-master gridengine-exec gridengine-client; .ci/run does it as "
+                    "root)")
+    if os.geteuid() != 0:
+        pytest.skip("the one-node Grid Engine needs root (execd launches jobs as their user)")
+    cell = sge_node.OneNodeSge(tmp_path_factory.mktemp("sge"), slots=2)
+    problem = sge_node.host_problem(cell.host)
+    if problem:
+        pytest.skip(f"no Grid Engine cell: {problem}")
+    previous = {name: os.environ.get(name) for name in cell.variables}
+    try:
+        cell.start()
+        os.environ.update(cell.variables)
+        yield cell
+    finally:
+        cell.stop()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def pbs_over_slurm(slurm, tmp_path, monkeypatch):
+    """``qsub``/``qstat``/``qdel`` of Debian's ``slurm-wlm-torque`` first on the PATH, over the
+    one-node SLURM; yields the :class:`OneNodeSlurm`.
+
+    The test runs in ``tmp_path``: the wrappers' ``qsub`` puts ``-o``/``-e`` of its own on
+    ``sbatch``'s command line, so the jobs' output files land in the working directory.
+    ``PYTHONPATH`` names this checkout, so the workers (SLURM exports the environment) import
+    the emseq under test. Skips where the wrappers are absent.
+    """
+    reason = pbs_wrappers.absent()
+    if reason:
+        pytest.skip(reason)
+    folder = pbs_wrappers.wrapper_folder(tmp_path / "pbs-bin")
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    monkeypatch.chdir(tmp_path)
+    yield slurm

@@ -12,11 +12,12 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from .daemons import Daemons
 
 #: Binaries of the two Debian packages; the fixture skips when one is absent.
 REQUIRED_BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel",
@@ -41,7 +42,7 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-class OneNodeSlurm:
+class OneNodeSlurm(Daemons):
     """munged + slurmctld + slurmd on this host, one partition ``debug`` of ``cpus`` CPUs.
 
     Parameters
@@ -55,12 +56,11 @@ class OneNodeSlurm:
     """
 
     def __init__(self, folder: Path, cpus: int = 2, memory_mb: int = 8000) -> None:
-        self.folder = Path(folder)
+        super().__init__(folder)
         self.cpus = cpus
         self.memory_mb = memory_mb
         self.conf = self.folder / "slurm.conf"
         self.host = socket.gethostname().split(".")[0]
-        self.processes: dict[str, subprocess.Popen] = {}
         self.environment = {**os.environ, "SLURM_CONF": str(self.conf),
                             "PATH": os.environ.get("PATH", "") + ":/usr/sbin:/sbin"}
 
@@ -114,13 +114,6 @@ class OneNodeSlurm:
         ]))
 
     # ------------------------------------------------------------------ processes
-    def _spawn(self, name: str, command: list[str]) -> None:
-        log = open(self.folder / "log" / f"{name}.stderr", "wb")
-        self.processes[name] = subprocess.Popen(command, env=self.environment, stdout=log,
-                                                stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL)
-        log.close()
-
     def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a SLURM client command (``sinfo``, ``squeue``...) against this cluster."""
         return subprocess.run(list(command), env=self.environment, capture_output=True,
@@ -155,34 +148,8 @@ class OneNodeSlurm:
                 return
             time.sleep(0.2)
 
-    def _check_alive(self, deadline: float, waiting_for: str) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode} while waiting "
-                                   f"for {waiting_for}:\n{self.log_tail()}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {waiting_for}:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 15) -> str:
-        """The last lines of every daemon's log, for an error message."""
-        parts = []
-        for log in sorted((self.folder / "log").glob("*")):
-            text = log.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"--- {log.name}\n" + "\n".join(text))
-        return "\n".join(parts)
-
     def stop(self) -> None:
         """Cancel the jobs left, then stop the daemons (SIGTERM, SIGKILL after 15 s) by pid."""
         if self.processes.get("slurmctld") and self.processes["slurmctld"].poll() is None:
             self.run("scancel", "--full", "-u", getpass.getuser(), check=False)
-        for name in ("slurmd", "slurmctld", "munged"):
-            process = self.processes.get(name)
-            if process is None or process.poll() is not None:
-                continue
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.processes.clear()
+        self._terminate(("slurmd", "slurmctld", "munged"), wait=15)

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import pytest
@@ -34,17 +35,25 @@ def queued_jobs(slurm) -> set[str]:
     return set(slurm.run("squeue", "-h", "-o", "%i").stdout.split())
 
 
-def watch_queue(slurm, seen: set[str], stop: threading.Event) -> threading.Thread:
-    """Record every job id that squeue lists until ``stop`` is set."""
+def run_watched(args: list[str], list_jobs: Callable[[], set[str]]) -> tuple[int, set[str]]:
+    """Run ``emseq batch ARGS`` while a thread records every job id ``list_jobs()`` lists
+    (squeue, qstat...); returns the exit code and the ids seen."""
+    seen: set[str] = set()
+    stop = threading.Event()
 
     def poll() -> None:
         while not stop.is_set():
-            seen.update(queued_jobs(slurm))
+            seen.update(list_jobs())
             time.sleep(0.2)
 
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    return thread
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        code = emseq_main(["batch", *args])
+    finally:
+        stop.set()
+        watcher.join()
+    return code, seen
 
 
 def local_run(sheet: Path, output: Path) -> None:
@@ -58,19 +67,48 @@ def assert_same_matrices(output: Path, reference: Path) -> None:
         assert (output / name).read_text() == (reference / name).read_text(), name
 
 
+def assert_each_sample_ran_once_on_a_job(output: Path, jobs: set[str], n_samples: int) -> str:
+    """Samples ``S1``... ``S<n>`` are ok in the report, each started on one of ``jobs`` and
+    done once (with its peak memory), the jobs' own logs are there and no staging folder is
+    left. Returns the batch log."""
+    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
+    assert report["status"].tolist() == ["ok"] * n_samples
+    log = (output / "batch.log").read_text()
+    for sample in (f"S{i + 1}" for i in range(n_samples)):
+        started = re.search(rf"{sample}: started, worker \S+, job (\d+)", log)
+        assert started and started.group(1) in jobs, log
+        assert len(re.findall(rf"{sample}: done in [\d.]+ s, peak memory \d+ MB", log)) == 1, log
+    assert sorted(p.name for p in (output / "logs").iterdir())  # the jobs' own output
+    assert_no_staging_left(output)
+    return log
+
+
+def cancel_when_running(slurm, output, sample: str, cancelled: list[str]) -> threading.Thread:
+    """A thread that ``scancel``s the job running ``sample`` once the sample has started
+    writing its staging folder (so mid-sample), recording the job id in ``cancelled``."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 180
+        log = output / "batch.log"
+        while time.monotonic() < deadline and not cancelled:
+            text = log.read_text() if log.is_file() else ""
+            started = re.search(rf"{sample}: started, worker \S+, job (\d+)", text)
+            if started and any(output.glob(f".{sample}.tmp-*")):
+                slurm.run("scancel", started.group(1))
+                cancelled.append(started.group(1))
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
 def test_four_samples_through_slurm_equal_the_local_cluster_run(slurm, sample_bams, tmp_path):
     sheet = write_sheet(tmp_path / "sheet.csv",
                         [(f"S{i + 1}", bam) for i, bam in enumerate(sample_bams)])
     output = tmp_path / "slurm"
-    seen: set[str] = set()
-    stop = threading.Event()
-    watcher = watch_queue(slurm, seen, stop)
-    try:
-        code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
-                           "--jobs", "2", *JOB])
-    finally:
-        stop.set()
-        watcher.join()
+    code, seen = run_watched([str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
+                              "--jobs", "2", *JOB], lambda: queued_jobs(slurm))
     assert code == 0
     assert seen, "no job was ever listed by squeue"
     deadline = time.monotonic() + 120
@@ -83,16 +121,8 @@ def test_four_samples_through_slurm_equal_the_local_cluster_run(slurm, sample_ba
         assert re.search(r"JobState=(COMPLETED|CANCELLED)", state), state
     local_run(sheet, tmp_path / "local")
     assert_same_matrices(output, tmp_path / "local")
-    report = pd.read_csv(output / "batch_report.tsv", sep="\t")
-    assert report["status"].tolist() == ["ok"] * 4
-    log = (output / "batch.log").read_text()
-    for sample in ("S1", "S2", "S3", "S4"):
-        started = re.search(rf"{sample}: started, worker \S+, job (\d+)", log)
-        assert started and started.group(1) in seen, log
-        assert re.search(rf"{sample}: done in [\d.]+ s, peak memory \d+ MB", log), log
+    log = assert_each_sample_ran_once_on_a_job(output, seen, 4)
     assert "plan: 4 sample(s) on 2 slurm job(s) of 1 core(s) and 1GB" in log
-    assert sorted(p.name for p in (output / "logs").iterdir())  # the jobs' own .out/.err
-    assert_no_staging_left(output)
 
 
 def test_a_job_the_scheduler_refuses_ends_the_run_with_its_message(slurm, sample_bams,
@@ -116,20 +146,7 @@ def test_a_worker_job_cancelled_mid_sample_is_retried_on_a_new_job(slurm, sample
     sheet = write_sheet(tmp_path / "sheet.csv", rows)
     output = tmp_path / "out"
     cancelled: list[str] = []
-
-    def cancel_the_job_running_big() -> None:
-        deadline = time.monotonic() + 180
-        log = output / "batch.log"
-        while time.monotonic() < deadline and not cancelled:
-            text = log.read_text() if log.is_file() else ""
-            started = re.search(r"big: started, worker \S+, job (\d+)", text)
-            if started and any(output.glob(".big.tmp-*")):
-                slurm.run("scancel", started.group(1))
-                cancelled.append(started.group(1))
-            time.sleep(0.05)
-
-    killer = threading.Thread(target=cancel_the_job_running_big)
-    killer.start()
+    killer = cancel_when_running(slurm, output, "big", cancelled)
     code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o", str(output),
                        "--jobs", "1", *JOB])
     killer.join()
@@ -186,6 +203,19 @@ def test_resume_after_the_driver_was_killed(slurm, sample_bams, tmp_path):
     assert_no_staging_left(output)
 
 
+def start_timeout_error(bam: Path, tmp_path: Path, capsys, job: list[str]) -> str:
+    """Run one sample with the job options ``job`` and ``--start-timeout 3`` (in place of
+    120); it must fail with exit code 1 and one line on stderr, which is returned."""
+    sheet = write_sheet(tmp_path / "sheet.csv", [("S1", bam)])
+    args = [a if a != "120" else "3" for a in job]
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o",
+                       str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
 def test_jobs_pending_beyond_the_start_timeout_end_the_run(slurm, sample_bams, tmp_path,
                                                            capsys):
     holder = slurm.run("sbatch", "--parsable", "-c", "2", "-o", "/dev/null", "--wrap",
@@ -195,18 +225,10 @@ def test_jobs_pending_beyond_the_start_timeout_end_the_run(slurm, sample_bams, t
         while "RUNNING" not in slurm.run("squeue", "-h", "-j", holder, "-o", "%T").stdout:
             assert time.monotonic() < deadline, slurm.log_tail()
             time.sleep(0.2)
-        sheet = write_sheet(tmp_path / "sheet.csv", [("S1", sample_bams[0])])
-        output = tmp_path / "out"
-        args = [a if a != "120" else "3" for a in JOB]  # --start-timeout 3
-        code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o",
-                           str(output), *args])
-        err = capsys.readouterr().err
-        assert code == 1
-        lines = err.strip().splitlines()
-        assert len(lines) == 1, err
+        line = start_timeout_error(sample_bams[0], tmp_path, capsys, JOB)
         assert re.fullmatch(r"emseq batch: error: no worker job started within "
                             r"--start-timeout 3 s \(job \d+ PENDING \(Resources\)\); check the "
-                            r"queue \(squeue/qstat/bjobs\) and the job logs", lines[0]), err
+                            r"queue \(squeue/qstat/bjobs\) and the job logs", line), line
         assert queued_jobs(slurm) == {holder}  # the batch's own pending job was cancelled
     finally:
         slurm.run("scancel", holder)
