@@ -505,6 +505,8 @@ def bench_grid(args, rows: list[dict], run_tools: bool = True) -> None:
     first where missing (alone: step ``grid-data``)."""
     sizes = [int(x) for x in args.grid_transcripts.split(",")]
     depths = [int(x) for x in args.grid_pairs.split(",")]
+    cells = ({tuple(int(v) for v in cell.split("x")) for cell in args.grid_cells.split(",")}
+             if args.grid_cells else {(t, p) for t in sizes for p in depths})
     env = dict(os.environ, PYTHONPATH=str(args.emseq_src))
     for n_tx in sizes:
         folder = args.work / "grid" / f"tx{n_tx}"
@@ -514,6 +516,8 @@ def bench_grid(args, rows: list[dict], run_tools: bool = True) -> None:
             log.info("grid reference %d: %s (%.1f s)", n_tx,
                      make_reference(folder, n_tx, args.seed), time.perf_counter() - t0)
         for n_pairs in depths:
+            if (n_tx, n_pairs) not in cells:
+                continue
             bam = folder / f"reads_{n_pairs}.bam"
             if not bam.is_file():
                 t0 = time.perf_counter()
@@ -627,6 +631,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="reference sizes of the grid (step 'grid')")
     p.add_argument("--grid-pairs", default="200000,5000000",
                    help="sample depths of the grid (step 'grid')")
+    p.add_argument("--grid-cells", default=None,
+                   help="only these cells of the grid, as TRANSCRIPTSxPAIRS,... "
+                        "(e.g. 1000x5000000)")
     return p.parse_args(argv)
 
 
