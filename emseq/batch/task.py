@@ -51,7 +51,7 @@ def _needs_sequences(options: Mapping[str, Any]) -> bool:
 
 
 #: Options of each engine that go to its ``write`` rather than to the engine itself.
-WRITE_OPTIONS = {"quant": ("dump_eq", "report"), "motif": (), "mixture": ()}
+WRITE_OPTIONS = {"quant": ("dump_eq", "report"), "motif": ("png",), "mixture": ()}
 #: The Dask event topic on which each task says that its sample has started.
 START_TOPIC = "emseq-batch-start"
 
@@ -98,7 +98,7 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
 
     kwargs["progress_bar"] = False
     result = discover(row["fasta"], n_threads=threads, **kwargs)
-    result.write(directory, force=True)
+    result.write(directory, force=True, **written)
     return {"motifs": int(len(result.motifs)), "iterations": int(len(result.convergence))}
 
 

@@ -175,6 +175,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.engine == "quant":
         options["transcripts"] = view.transcripts
         options.update(dump_eq=view.dump_eq, report=view.report)
+    if args.engine == "motif":
+        options["png"] = view.png
     if args.engine == "mixture":  # run_fit reads every one of its options, None included
         return options
     return {k: v for k, v in options.items() if v is not None}

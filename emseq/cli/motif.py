@@ -75,9 +75,6 @@ def _control(text: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="FASTA file of DNA sequences (plain or gzipped)")
     add_engine_arguments(parser)
-    parser.add_argument("--png", action="store_true",
-                        help="also draw logo_<id>.png and summary.png with matplotlib (the "
-                             "SVG logos and summary.html are always written)")
     _parse_meme_spellings(parser)
 
 
@@ -102,6 +99,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of one motif search: ``emseq motif``'s and ``emseq batch``'s (one
     definition; :func:`discover_options` turns them into :func:`~emseq.motif.discover`
     keyword arguments)."""
+    parser.add_argument("--png", action="store_true",
+                        help="also draw logo_<id>.png and summary.png with matplotlib (the "
+                             "SVG logos and summary.html are always written)")
     parser.add_argument("--mod", choices=["zoops", "oops", "tcm", "anr"], default="zoops",
                         help="sites per sequence: zero or one, exactly one, any number "
                         "(anr = tcm)")
