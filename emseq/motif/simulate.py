@@ -150,38 +150,51 @@ def pwm_correlation(found: np.ndarray, truth: np.ndarray) -> float:
     return best
 
 
+def _spans_by_sequence(sites: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ``(start, end)`` rows of each sequence's sites, grouped in one sort (a pandas
+    group per sequence costs ~1 ms: 100,000 sequences took longer to score than to search)."""
+    codes, names = pd.factorize(sites["sequence"])
+    order = np.argsort(codes, kind="stable")
+    spans = sites[["start", "end"]].to_numpy()[order]
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return {name: spans[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
+
+
 def site_accuracy(predicted: pd.DataFrame, truth: pd.DataFrame,
                   lengths: dict[str, int]) -> dict[str, float]:
     """nSn, nPPV, nPC, sSn, sPPV of predicted sites (``sequence, start, end``, 1-based)."""
     ntp = nfn = nfp = 0
+    true_spans, found_spans = _spans_by_sequence(truth), _spans_by_sequence(predicted)
+    none = np.zeros((0, 2), dtype=np.int64)
     for name, length in lengths.items():
         t = np.zeros(length + 2, bool)
         p = np.zeros(length + 2, bool)
-        for s, e in truth.loc[truth["sequence"] == name, ["start", "end"]].itertuples(index=False):
+        for s, e in true_spans.get(name, none):
             t[s:e + 1] = True
-        for s, e in predicted.loc[predicted["sequence"] == name, ["start", "end"]].itertuples(index=False):
+        for s, e in found_spans.get(name, none):
             p[s:e + 1] = True
         ntp += int((t & p).sum())
         nfn += int((t & ~p).sum())
         nfp += int((~t & p).sum())
 
-    def found(sites: pd.DataFrame, among: pd.DataFrame, true_is_site: bool) -> int:
+    def found(sites: dict[str, np.ndarray], among: dict[str, np.ndarray],
+              true_is_site: bool) -> int:
         """How many ``sites`` overlap one of ``among`` (same sequence) by >= 1/4 of the true
         site's width (``sites``' own width when they are the truth, else ``among``'s)."""
         hits = 0
-        groups = {k: g for k, g in among.groupby("sequence")}
-        for row in sites.itertuples(index=False):
-            g = groups.get(row.sequence)
-            if g is None:
+        for name, spans in sites.items():
+            other = among.get(name)
+            if other is None:
                 continue
-            ends, starts = g["end"].to_numpy(), g["start"].to_numpy()
-            ov = np.minimum(ends, row.end) - np.maximum(starts, row.start) + 1
-            width = row.end - row.start + 1 if true_is_site else ends - starts + 1
-            if (ov >= np.maximum(1, width / 4.0)).any():
-                hits += 1
+            starts, ends = other[:, 0], other[:, 1]
+            for start, end in spans:
+                ov = np.minimum(ends, end) - np.maximum(starts, start) + 1
+                width = end - start + 1 if true_is_site else ends - starts + 1
+                if (ov >= np.maximum(1, width / 4.0)).any():
+                    hits += 1
         return hits
 
-    ssn = found(truth, predicted, true_is_site=True) / max(len(truth), 1)
-    sppv = found(predicted, truth, true_is_site=False) / max(len(predicted), 1)
+    ssn = found(true_spans, found_spans, true_is_site=True) / max(len(truth), 1)
+    sppv = found(found_spans, true_spans, true_is_site=False) / max(len(predicted), 1)
     return {"nSn": ntp / max(ntp + nfn, 1), "nPPV": ntp / max(ntp + nfp, 1),
             "nPC": ntp / max(ntp + nfn + nfp, 1), "sSn": ssn, "sPPV": sppv}
