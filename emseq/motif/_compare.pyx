@@ -10,7 +10,7 @@ distribution is the sum of the aligned columns' null scores plus the same median
 """
 
 from cython.parallel cimport prange
-from libc.math cimport expm1, log1p
+from libc.math cimport expm1, floor, log1p, sqrt
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from libc.stdint cimport int32_t, int64_t, int8_t
@@ -23,7 +23,7 @@ def span_survival(const double[:, ::1] pmf,     # IN (w, n_bins + 1) per-column 
 
     ``out[a, b, k]`` is the probability that the summed null scores of query columns
     ``a..b`` (``a <= b``) are ``>= k``, for ``k`` in ``0..(b - a + 1) * n_bins``; entries past
-    that are 0 and entries with ``b < a`` are not written. Each span's pmf is the previous
+    that (and entries with ``b < a``) are not written. Each span's pmf is the previous
     span's convolved with one more column; the survival is summed from the top so that small
     tails keep their relative precision.
     """
@@ -57,8 +57,6 @@ def span_survival(const double[:, ::1] pmf,     # IN (w, n_bins + 1) per-column 
                 nxt = swap
                 top = new_top
             acc = 0.0
-            for k in range(length - 1, top, -1):
-                out[a, b, k] = 0.0
             for k in range(top, -1, -1):
                 acc = acc + cur[k]
                 out[a, b, k] = acc if acc < 1.0 else 1.0
@@ -68,8 +66,9 @@ def span_survival(const double[:, ::1] pmf,     # IN (w, n_bins + 1) per-column 
 
 def best_alignments(const int32_t[:, ::1] scores,   # IN (n_columns, w) integer column scores
                     const int64_t[::1] starts,      # IN (n_targets + 1,) first column of each
+                    int64_t shift,                  # target t is columns shift + starts[t]...
                     const int64_t[::1] medians,     # IN (w,) median null score per query column
-                    const double[:, :, ::1] sv,     # IN span_survival's output
+                    const double[:, :, ::1] sv,     # IN span_survival's output (w * n_bins + 1)
                     int64_t[::1] out_score,         # OUT (n_targets,) best complete score
                     int64_t[::1] out_offset,        # OUT (n_targets,) its offset
                     int64_t[::1] out_overlap,       # OUT (n_targets,) aligned columns
@@ -77,21 +76,21 @@ def best_alignments(const int32_t[:, ::1] scores,   # IN (n_columns, w) integer 
                     int n_threads=1):
     """The best alignment of the query with each target, and its p-value over all offsets.
 
-    Target ``t`` is the columns ``starts[t]:starts[t + 1]`` of ``scores``. Every offset with at
+    Target ``t`` is the columns ``shift + starts[t]:shift + starts[t + 1]`` of ``scores``. Every offset with at
     least one aligned column is scored; the best is the highest complete score, ties going to
     the larger overlap, then to the smaller offset. Its p-value is that of the maximum over the
     target's offsets of independent null scores (Tomtom): ``1 - prod_o P(null_o < best)``.
     """
     cdef Py_ssize_t w = scores.shape[1], n_targets = starts.shape[0] - 1
-    cdef Py_ssize_t length = sv.shape[2]
+    cdef Py_ssize_t nb = (sv.shape[2] - 1) // w
     cdef Py_ssize_t t, wt, o, i, i0, i1, base
     cdef int64_t total_median = 0, score, best, rest, x, overlap, best_overlap, best_offset
     cdef double log_cdf, s
     for i in range(w):
         total_median += medians[i]
     for t in prange(n_targets, nogil=True, num_threads=n_threads, schedule="static"):
-        base = starts[t]
-        wt = starts[t + 1] - base
+        base = shift + starts[t]
+        wt = starts[t + 1] - starts[t]
         best = -1
         best_overlap = 0
         best_offset = 0
@@ -117,7 +116,7 @@ def best_alignments(const int32_t[:, ::1] scores,   # IN (n_columns, w) integer 
             x = best - rest
             if x <= 0:
                 s = 1.0
-            elif x >= length:
+            elif x > (i1 - i0) * nb:
                 s = 0.0
             else:
                 s = sv[i0, i1 - 1, x]
@@ -129,3 +128,65 @@ def best_alignments(const int32_t[:, ::1] scores,   # IN (n_columns, w) integer 
         out_offset[t] = best_offset
         out_overlap[t] = best_overlap
         out_pvalue[t] = -expm1(log_cdf)
+
+
+def integer_scores(const double[:, ::1] query,     # IN (w, 4) query columns, prepared
+                   const double[:, ::1] columns,   # IN (n_columns, 4) database columns, prepared
+                   const double[::1] norms,        # IN (n_columns,) squared norms (ed only)
+                   bint euclidean, int n_bins,
+                   int32_t[:, ::1] out,            # OUT (n_columns, w) integer scores
+                   int64_t[:, ::1] counts,         # OUT (w, n_bins + 1) histograms, zeroed
+                   ):
+    """Score every query column against every database column and scale to ``0..n_bins``.
+
+    Pearson (``euclidean`` false): ``query`` and ``columns`` are standardised rows (centred,
+    unit norm) and the score is their dot product. Euclidean: the score is
+    ``-sqrt(|q|^2 + norms - 2 q.c)``. The scores are mapped to integers by
+    ``nint((s - min) * n_bins / (max - min))`` over all of them (0 when they are all equal)
+    and counted per query column into ``counts``.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        The smallest and largest score.
+    """
+    cdef Py_ssize_t w = query.shape[0], n = columns.shape[0], c, i
+    cdef double s, low = 1e300, high = -1e300, scale, d2
+    cdef double qn[512]
+    cdef int32_t v
+    if w > 512:
+        raise ValueError("query motifs wider than 512 columns are not supported")
+    with nogil:
+        for i in range(w):
+            qn[i] = (query[i, 0] * query[i, 0] + query[i, 1] * query[i, 1]
+                     + query[i, 2] * query[i, 2] + query[i, 3] * query[i, 3])
+        # pass 1: the range of the scores (pass 2 recomputes them: cheaper than storing)
+        for c in range(n):
+            for i in range(w):
+                s = _score(query, columns, norms, qn, euclidean, c, i)
+                if s < low:
+                    low = s
+                if s > high:
+                    high = s
+        scale = n_bins / (high - low) if high > low else 0.0
+        for c in range(n):
+            for i in range(w):
+                s = _score(query, columns, norms, qn, euclidean, c, i)
+                v = <int32_t> floor((s - low) * scale + 0.5)
+                if v > n_bins:
+                    v = n_bins
+                out[c, i] = v
+                counts[i, v] += 1
+    return low, high
+
+
+cdef inline double _score(const double[:, ::1] query, const double[:, ::1] columns,
+                          const double[::1] norms, double *qn, bint euclidean,
+                          Py_ssize_t c, Py_ssize_t i) noexcept nogil:
+    cdef double dot = (query[i, 0] * columns[c, 0] + query[i, 1] * columns[c, 1]
+                       + query[i, 2] * columns[c, 2] + query[i, 3] * columns[c, 3])
+    cdef double d2
+    if not euclidean:
+        return dot
+    d2 = qn[i] + norms[c] - 2.0 * dot
+    return -sqrt(d2) if d2 > 0.0 else 0.0
