@@ -40,9 +40,10 @@ import pandas as pd
 from .._threads import resolve_threads
 from ..errors import UsageError
 from .meme import MemeFile, MemeMotif, read_meme_file
+from .qvalues import bh_qvalues, storey_qvalues
 
 __all__ = ["TOMTOM_COLUMNS", "DISTANCES", "MotifMatch", "column_scores", "compare_motifs",
-           "best_matches", "bh_qvalues", "storey_qvalues", "write_tomtom", "max_consensus"]
+           "best_matches", "annotate", "write_tomtom", "max_consensus"]
 
 logger = logging.getLogger("emseq.motif.compare")
 
@@ -123,30 +124,6 @@ def column_scores(query: np.ndarray, columns: np.ndarray, dist: str = "pearson",
         d2 = norms[:, None] + (query ** 2).sum(axis=1)[None, :] - 2.0 * columns @ query.T
         return -np.sqrt(np.maximum(d2, 0.0))
     raise UsageError(f"--dist must be one of {', '.join(DISTANCES)}, got {dist!r}")
-
-
-def bh_qvalues(pvalues: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg q-values (step-up, monotone, at most 1)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    n = len(p)
-    if n == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    ranked = p[order] * n / np.arange(1, n + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(ranked, 1.0)
-    return out
-
-
-def storey_qvalues(pvalues: np.ndarray, lam: float = 0.5) -> np.ndarray:
-    """Storey's q-values: Benjamini–Hochberg's times the estimated share of true nulls
-    ``pi0 = #{p > lam} / ((1 - lam) n)`` (at most 1)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    if len(p) == 0:
-        return p.copy()
-    pi0 = min(1.0, float(np.sum(p > lam)) / ((1.0 - lam) * len(p)))
-    return np.minimum(bh_qvalues(p) * max(pi0, 1.0 / len(p)), 1.0)
 
 
 @dataclass(frozen=True)
@@ -322,6 +299,16 @@ def best_matches(motifs, database: str | os.PathLike[str] | MemeFile, *,
                               float(top["q-value"]), int(top["Optimal_offset"]),
                               int(top["Overlap"]), str(top["Orientation"])))
     return out
+
+
+def annotate(motifs, database: str | os.PathLike[str] | MemeFile, *, dist: str = "pearson",
+             n_threads: int | None = None) -> None:
+    """Set ``motif.match`` (a :class:`MotifMatch`: the best database match) on each motif
+    found (:class:`~emseq.motif.result.Motif`); ``motifs.tsv`` then has the columns
+    ``db_match, db_match_name, db_match_q``."""
+    for motif, match in zip(motifs, best_matches(motifs, database, dist=dist,
+                                                 n_threads=n_threads)):
+        motif.match = match
 
 
 def format_tomtom(frame: pd.DataFrame) -> str:

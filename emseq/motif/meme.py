@@ -143,6 +143,8 @@ def read_meme_file(path: str | os.PathLike[str]) -> MemeFile:
     except OSError as exc:
         raise InputError(f"{path}: cannot read motif file: {exc.strerror or exc}") from None
     lines = text.splitlines()
+    if not text.strip():
+        raise InputError(f"{path}: motif file is empty")
     if not any(line.strip().startswith("MEME version") for line in lines):
         raise InputError(f"{path}: not a MEME motif file (no 'MEME version' line)")
     motifs: list[MemeMotif] = []

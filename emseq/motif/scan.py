@@ -36,6 +36,7 @@ from .._threads import resolve_threads
 from ..errors import InputError, UsageError
 from .alphabet import EncodedSequences, decode, encode, revcomp_codes
 from .meme import MemeFile, MemeMotif, read_meme_file
+from .qvalues import bh_qvalues
 
 __all__ = ["FIMO_COLUMNS", "PSSM_RANGE", "log_odds", "scaled_matrix", "score_pvalues",
            "sequence_background", "resolve_background", "scan_sequences", "write_fimo"]
@@ -163,18 +164,6 @@ def resolve_background(bfile: str | os.PathLike[str] | None, motifs: MemeFile,
     return freqs / freqs.sum(), f"background file {path}"
 
 
-def _bh_qvalues(pvalues: np.ndarray, n_tests: int) -> np.ndarray:
-    """Benjamini–Hochberg q-values of the smallest ``len(pvalues)`` of ``n_tests`` p-values."""
-    if len(pvalues) == 0:
-        return np.zeros(0)
-    order = np.argsort(pvalues, kind="stable")
-    ranked = pvalues[order] * n_tests / np.arange(1, len(pvalues) + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty_like(ranked)
-    out[order] = np.minimum(ranked, 1.0)
-    return out
-
-
 def _scan_one(motif: MemeMotif, data: EncodedSequences, background: np.ndarray,
               thresh: float, both_strands: bool, pseudocount: float) -> pd.DataFrame:
     from . import _scan
@@ -208,7 +197,7 @@ def _scan_one(motif: MemeMotif, data: EncodedSequences, background: np.ndarray,
         "sequence_name": np.asarray(data.names, dtype=object)[seq_index],
         "start": start, "stop": start + w - 1,
         "strand": np.where(strand > 0, "+", "-"),
-        "score": score, "p-value": pv, "q-value": _bh_qvalues(pv, int(n_tested)),
+        "score": score, "p-value": pv, "q-value": bh_qvalues(pv, int(n_tested)),
         "matched_sequence": words}, columns=FIMO_COLUMNS)
     frame.attrs["n_tested"] = int(n_tested)
     return frame.sort_values(["p-value", "sequence_name", "start"], kind="stable")
