@@ -240,35 +240,34 @@ def _bad(tmp_path, capsys, args):
     return code, err[0]
 
 
-def test_bad_inputs(tmp_path, capsys):
-    empty = tmp_path / "empty.meme"
-    empty.write_text("")
-    code, msg = _bad(tmp_path, capsys, [empty, "--db", JASPAR])
-    assert code == 1 and "empty" in msg
-    no_motif = tmp_path / "none.meme"
-    no_motif.write_text("MEME version 4\n\nALPHABET= ACGT\n")
-    code, msg = _bad(tmp_path, capsys, [no_motif, "--db", JASPAR])
-    assert code == 1 and "no motif" in msg
-    malformed = tmp_path / "bad.meme"
-    malformed.write_text("MEME version 4\n\nMOTIF m1\nletter-probability matrix: alength= 4 "
-                         "w= 2\n0.1 0.2 0.3 0.4\n0.5 0.6 0.7\n")
-    code, msg = _bad(tmp_path, capsys, [malformed, "--db", JASPAR])
-    assert code == 1 and f"{malformed}:6" in msg
-    rna_protein = tmp_path / "protein.meme"
-    rna_protein.write_text("MEME version 5\n\nALPHABET= ACDEFGHIKLMNPQRSTVWY\n")
-    code, msg = _bad(tmp_path, capsys, [TEN, "--db", rna_protein])
-    assert code == 1 and "not DNA" in msg
-    five_letters = tmp_path / "alength.meme"
-    five_letters.write_text("MEME version 4\n\nMOTIF m\nletter-probability matrix: alength= 5 "
-                            "w= 1\n0.2 0.2 0.2 0.2 0.2\n")
-    code, msg = _bad(tmp_path, capsys, [TEN, "--db", five_letters])
-    assert code == 1 and "alength= 5" in msg
-    code, msg = _bad(tmp_path, capsys, [TEN, "--db", tmp_path / "missing.meme"])
-    assert code == 1 and "missing.meme" in msg
-    code, msg = _bad(tmp_path, capsys, [TEN])
-    assert code == 2 and "--db" in msg
-    code, msg = _bad(tmp_path, capsys, [TEN, "--db", JASPAR, "--dist", "sandelin"])
-    assert code == 2 and "--dist" in msg
+#: bad motif files: (name, content, where it goes, what the one-line error says)
+BAD_FILES = [
+    ("empty", "", "query", "empty"),
+    ("no motif", "MEME version 4\n\nALPHABET= ACGT\n", "query", "no motif"),
+    ("short row", "MEME version 4\n\nMOTIF m1\nletter-probability matrix: alength= 4 w= 2\n"
+                  "0.1 0.2 0.3 0.4\n0.5 0.6 0.7\n", "query", "bad.meme:6"),
+    ("protein", "MEME version 5\n\nALPHABET= ACDEFGHIKLMNPQRSTVWY\n", "db", "not DNA"),
+    ("five letters", "MEME version 4\n\nMOTIF m\nletter-probability matrix: alength= 5 w= 1\n"
+                     "0.2 0.2 0.2 0.2 0.2\n", "db", "alength= 5"),
+    ("missing db", None, "db", "bad.meme"),
+]
+
+
+@pytest.mark.parametrize("name,content,where,fragment", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_motif_file(tmp_path, capsys, name, content, where, fragment):
+    bad = tmp_path / "bad.meme"
+    if content is not None:
+        bad.write_text(content)
+    args = [bad, "--db", JASPAR] if where == "query" else [TEN, "--db", bad]
+    code, msg = _bad(tmp_path, capsys, args)
+    assert code == 1 and fragment in msg
+
+
+@pytest.mark.parametrize("args,fragment", [([], "--db"), (["--db", JASPAR, "--dist", "x"],
+                                                           "--dist")])
+def test_usage_errors(tmp_path, capsys, args, fragment):
+    code, msg = _bad(tmp_path, capsys, [TEN, *args])
+    assert code == 2 and fragment in msg
 
 
 def test_discovery_with_a_bad_db_fails_before_the_search(tmp_path, capsys):
