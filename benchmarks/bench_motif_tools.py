@@ -187,9 +187,10 @@ def _run(task: str, tool: str, quick: bool, env: dict | None = None) -> tuple[di
             ["--quick"] if quick else [])
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = time.perf_counter()
+        one_thread = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+                      "OPENBLAS_NUM_THREADS": "1"}
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-                                   "NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                              env={**os.environ, "PYTHONPATH": str(ROOT), **one_thread,
                                    **(env or {})})
         wall = time.perf_counter() - wall
         after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -9,6 +9,8 @@ Its complete score is the sum of the integer scores of the aligned columns plus 
 distribution is the sum of the aligned columns' null scores plus the same medians.
 """
 
+import numpy
+
 from cython.parallel cimport prange
 from libc.math cimport expm1, floor, log1p, sqrt
 from libc.stdlib cimport malloc, free
@@ -23,42 +25,66 @@ def span_survival(const double[:, ::1] pmf,     # IN (w, n_bins + 1) per-column 
 
     ``out[a, b, k]`` is the probability that the summed null scores of query columns
     ``a..b`` (``a <= b``) are ``>= k``, for ``k`` in ``0..(b - a + 1) * n_bins``; entries past
-    that (and entries with ``b < a``) are not written. Each span's pmf is the previous
+    that (and entries with ``b < a``) are not written. Products are taken only over each
+    column's support (its first to last non-zero bin). Each span's pmf is the previous
     span's convolved with one more column; the survival is summed from the top so that small
     tails keep their relative precision.
     """
     cdef Py_ssize_t w = pmf.shape[0], nb = pmf.shape[1] - 1, length = out.shape[2]
-    cdef Py_ssize_t a, b, k, j, top, new_top
+    cdef Py_ssize_t a, b, k, j, top, low, new_top, new_low
     cdef double *cur
     cdef double *nxt
     cdef double *swap
     cdef double acc, x
+    cdef Py_ssize_t[::1] lo = numpy.empty(w, dtype=numpy.intp)
+    cdef Py_ssize_t[::1] hi = numpy.empty(w, dtype=numpy.intp)
     if length < w * nb + 1:
         raise ValueError("out.shape[2] must be at least w * n_bins + 1")
+    # each column's support: its pmf is zero outside lo..hi, and so is every span's outside
+    # the sums of its columns' supports (only those products are computed)
+    for b in range(w):
+        lo[b], hi[b] = 0, 0
+        for k in range(nb + 1):
+            if pmf[b, k] != 0.0:
+                hi[b] = k
+        for k in range(nb, -1, -1):
+            if pmf[b, k] != 0.0:
+                lo[b] = k
     for a in prange(w, nogil=True, num_threads=n_threads, schedule="dynamic"):
         cur = <double *> malloc(length * sizeof(double))
         nxt = <double *> malloc(length * sizeof(double))
         memset(cur, 0, length * sizeof(double))
+        memset(nxt, 0, length * sizeof(double))
         for k in range(nb + 1):
             cur[k] = pmf[a, k]
-        top = nb
+        low = lo[a]
+        top = hi[a]
         for b in range(a, w):
             if b > a:
-                new_top = top + nb
-                memset(nxt, 0, (new_top + 1) * sizeof(double))
-                for k in range(top + 1):
+                new_low = low + lo[b]
+                new_top = top + hi[b]
+                for k in range(new_low, new_top + 1):
+                    nxt[k] = 0.0
+                for k in range(low, top + 1):
                     x = cur[k]
                     if x == 0.0:
                         continue
-                    for j in range(nb + 1):
+                    for j in range(lo[b], hi[b] + 1):
                         nxt[k + j] += x * pmf[b, j]
+                for k in range(low, top + 1):  # cur is all zero again, ready to be nxt
+                    cur[k] = 0.0
                 swap = cur
                 cur = nxt
                 nxt = swap
+                low = new_low
                 top = new_top
             acc = 0.0
-            for k in range(top, -1, -1):
+            for k in range((b - a + 1) * nb, top, -1):
+                out[a, b, k] = 0.0
+            for k in range(top, low - 1, -1):
                 acc = acc + cur[k]
+                out[a, b, k] = acc if acc < 1.0 else 1.0
+            for k in range(low - 1, -1, -1):
                 out[a, b, k] = acc if acc < 1.0 else 1.0
         free(cur)
         free(nxt)
@@ -86,8 +112,11 @@ def best_alignments(const int32_t[:, ::1] scores,   # IN (n_columns, w) integer 
     cdef Py_ssize_t t, wt, o, i, i0, i1, base
     cdef int64_t total_median = 0, score, best, rest, x, overlap, best_overlap, best_offset
     cdef double log_cdf, s
+    # prefix sums of the medians: the unaligned columns' total is one subtraction
+    cdef int64_t[::1] med_before = numpy.zeros(w + 1, dtype=numpy.int64)
     for i in range(w):
         total_median += medians[i]
+        med_before[i + 1] = total_median
     for t in prange(n_targets, nogil=True, num_threads=n_threads, schedule="static"):
         base = shift + starts[t]
         wt = starts[t + 1] - starts[t]
@@ -110,9 +139,7 @@ def best_alignments(const int32_t[:, ::1] scores,   # IN (n_columns, w) integer 
         for o in range(-(w - 1), wt):
             i0 = -o if o < 0 else 0
             i1 = wt - o if wt - o < w else w
-            rest = total_median
-            for i in range(i0, i1):
-                rest = rest - medians[i]
+            rest = total_median - (med_before[i1] - med_before[i0])
             x = best - rest
             if x <= 0:
                 s = 1.0
@@ -140,7 +167,8 @@ def integer_scores(const double[:, ::1] query,     # IN (w, 4) query columns, pr
     """Score every query column against every database column and scale to ``0..n_bins``.
 
     Pearson (``euclidean`` false): ``query`` and ``columns`` are standardised rows (centred,
-    unit norm) and the score is their dot product. Euclidean: the score is
+    unit norm) and the score is their dot product. The raw scores are kept in a scratch
+    buffer of ``n_columns * w`` doubles between the two passes. Euclidean: the score is
     ``-sqrt(|q|^2 + norms - 2 q.c)``. The scores are mapped to integers by
     ``nint((s - min) * n_bins / (max - min))`` over all of them (0 when they are all equal)
     and counted per query column into ``counts``.
@@ -151,19 +179,30 @@ def integer_scores(const double[:, ::1] query,     # IN (w, 4) query columns, pr
         The smallest and largest score.
     """
     cdef Py_ssize_t w = query.shape[0], n = columns.shape[0], c, i
-    cdef double s, low = 1e300, high = -1e300, scale, d2
-    cdef double qn[512]
+    cdef double s, low = 1e300, high = -1e300, scale, d2, dot
+    cdef double *raw
+    cdef double *qn
     cdef int32_t v
-    if w > 512:
-        raise ValueError("query motifs wider than 512 columns are not supported")
+    raw = <double *> malloc(n * w * sizeof(double))
+    qn = <double *> malloc(w * sizeof(double))
+    if raw == NULL or qn == NULL:
+        free(raw)
+        free(qn)
+        raise MemoryError()
     with nogil:
         for i in range(w):
             qn[i] = (query[i, 0] * query[i, 0] + query[i, 1] * query[i, 1]
                      + query[i, 2] * query[i, 2] + query[i, 3] * query[i, 3])
-        # pass 1: the range of the scores (pass 2 recomputes them: cheaper than storing)
         for c in range(n):
             for i in range(w):
-                s = _score(query, columns, norms, qn, euclidean, c, i)
+                dot = (query[i, 0] * columns[c, 0] + query[i, 1] * columns[c, 1]
+                       + query[i, 2] * columns[c, 2] + query[i, 3] * columns[c, 3])
+                if euclidean:
+                    d2 = qn[i] + norms[c] - 2.0 * dot
+                    s = -sqrt(d2) if d2 > 0.0 else 0.0
+                else:
+                    s = dot
+                raw[c * w + i] = s
                 if s < low:
                     low = s
                 if s > high:
@@ -171,22 +210,11 @@ def integer_scores(const double[:, ::1] query,     # IN (w, 4) query columns, pr
         scale = n_bins / (high - low) if high > low else 0.0
         for c in range(n):
             for i in range(w):
-                s = _score(query, columns, norms, qn, euclidean, c, i)
-                v = <int32_t> floor((s - low) * scale + 0.5)
+                v = <int32_t> floor((raw[c * w + i] - low) * scale + 0.5)
                 if v > n_bins:
                     v = n_bins
                 out[c, i] = v
                 counts[i, v] += 1
+    free(raw)
+    free(qn)
     return low, high
-
-
-cdef inline double _score(const double[:, ::1] query, const double[:, ::1] columns,
-                          const double[::1] norms, double *qn, bint euclidean,
-                          Py_ssize_t c, Py_ssize_t i) noexcept nogil:
-    cdef double dot = (query[i, 0] * columns[c, 0] + query[i, 1] * columns[c, 1]
-                       + query[i, 2] * columns[c, 2] + query[i, 3] * columns[c, 3])
-    cdef double d2
-    if not euclidean:
-        return dot
-    d2 = qn[i] + norms[c] - 2.0 * dot
-    return -sqrt(d2) if d2 > 0.0 else 0.0
