@@ -197,7 +197,8 @@ def _run(task: str, tool: str, quick: bool, env: dict | None = None) -> tuple[di
         if proc.returncode != 0:
             raise RuntimeError(f"{task} {tool} failed:\n{proc.stderr[-3000:]}")
         info = json.loads(proc.stdout.strip().splitlines()[-1])
-        info["process_cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        info["process_cpu"] = ((after.ru_utime - before.ru_utime)
+                               + (after.ru_stime - before.ru_stime))
         info["wall"] = wall
         return info, pd.read_pickle(out)
 
@@ -293,20 +294,32 @@ def main() -> None:
     suffix = "_quick" if args.quick else ""
     table.to_csv(RESULTS / f"motif_tools{suffix}.tsv", sep="\t", index=False,
                  float_format="%.4g")
-    text = table.to_markdown(index=False, floatfmt=".3g") if _has_tabulate() else table.to_string()
-    (RESULTS / f"motif_tools{suffix}.md").write_text(
+    write_markdown(table, RESULTS / f"motif_tools{suffix}.md")
+    print(table.to_string())
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    def cell(value) -> str:
+        if isinstance(value, float):
+            if np.isnan(value):
+                return ""
+            return str(int(value)) if value.is_integer() and value >= 10 else f"{value:.4g}"
+        return str(value)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def write_markdown(table: pd.DataFrame, path: Path) -> None:
+    """The results as a Markdown table with the legend."""
+    path.write_text(
         "# emseq motif compare / scan beside memelite and pymemesuite\n\n"
         "One thread each; cpu_s: the computation (memelite warm, cpu_s_cold: its first call "
         "with numba compiling); process_cpu_s: the whole subprocess (imports, reading, "
         "compiling). ratio_to_peer: emseq cpu_s / peer cpu_s (memelite for Tomtom, "
-        "pymemesuite for FIMO).\n\n" + text + "\n")
-    print(table.to_string())
-
-
-def _has_tabulate() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tabulate") is not None
+        "pymemesuite for FIMO).\n\n" + _markdown_table(table) + "\n")
 
 
 if __name__ == "__main__":

@@ -102,10 +102,11 @@ def best_alignments(const int32_t[:, ::1] scores,   # IN (n_columns, w) integer 
                     int n_threads=1):
     """The best alignment of the query with each target, and its p-value over all offsets.
 
-    Target ``t`` is the columns ``shift + starts[t]:shift + starts[t + 1]`` of ``scores``. Every offset with at
-    least one aligned column is scored; the best is the highest complete score, ties going to
-    the larger overlap, then to the smaller offset. Its p-value is that of the maximum over the
-    target's offsets of independent null scores (Tomtom): ``1 - prod_o P(null_o < best)``.
+    Target ``t`` is the columns ``shift + starts[t]:shift + starts[t + 1]`` of ``scores``.
+    Every offset with at least one aligned column is scored; the best is the highest complete
+    score, ties going to the larger overlap, then to the smaller offset. Its p-value is that of
+    the maximum over the target's offsets of independent null scores (Tomtom):
+    ``1 - prod_o P(null_o < best)``.
     """
     cdef Py_ssize_t w = scores.shape[1], n_targets = starts.shape[0] - 1
     cdef Py_ssize_t nb = (sv.shape[2] - 1) // w
