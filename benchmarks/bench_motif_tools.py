@@ -290,6 +290,8 @@ def main() -> None:
                      "ratio_to_peer": info["cpu"] / info_pm["cpu"],
                      **fimo_agreement(hits, ref)})
     table = pd.DataFrame(rows)
+    for column in ("hits", "hits_ref", "common"):  # counts stay exact beside the NaN cells
+        table[column] = table[column].astype("Int64")
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "_quick" if args.quick else ""
     table.to_csv(RESULTS / f"motif_tools{suffix}.tsv", sep="\t", index=False,
@@ -300,6 +302,8 @@ def main() -> None:
 
 def _markdown_table(table: pd.DataFrame) -> str:
     def cell(value) -> str:
+        if value is pd.NA:
+            return ""
         if isinstance(value, float):
             if np.isnan(value):
                 return ""
