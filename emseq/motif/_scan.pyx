@@ -27,8 +27,10 @@ cdef inline Py_ssize_t _scaled(double raw, int w, double lo_min, double scale,
 
 def scan_hits(const u8[::1] seq,               # IN (n_letters,)
               const int64_t[::1] offsets,      # IN (n_sequences + 1,)
-              const double[:, ::1] lo,         # IN (w, 4) plus-strand log-odds (bits)
-              const double[:, ::1] lo_rev,     # IN (w, 4) minus-strand log-odds
+              const u8[::1] quad,              # IN (n_letters,) 4-mer codes (see quad_codes)
+              const double[:, ::1] lo,         # IN (ceil(w / 4), 256) plus-strand 4-mer scores
+              const double[:, ::1] lo_rev,     # IN (ceil(w / 4), 256) minus-strand 4-mer scores
+              int w,
               double lo_min, double scale,
               const double[::1] pvalue,        # IN (max_score + 1,) P(score >= s)
               double threshold, bint both_strands,
@@ -39,6 +41,8 @@ def scan_hits(const u8[::1] seq,               # IN (n_letters,)
               ):
     """Every window with ``pvalue < threshold``, on both strands if ``both_strands``.
 
+    The log-odds matrices come as tables of 4-mer scores (:func:`quad_tables`): a window's
+    score is ``sum_j lo[j, quad[p + 4 j]]``, a quarter of the lookups of one per column.
     Windows holding an unknown letter or running past their sequence's end are not tested.
     Hits beyond the capacity of the ``out_`` buffers are counted but not stored: the caller
     compares the returned count with the capacity and calls again with larger buffers.
@@ -48,7 +52,8 @@ def scan_hits(const u8[::1] seq,               # IN (n_letters,)
     (n_hits, n_tested) : tuple of int
         Hits found (stored if ``<= capacity``) and windows tested (both strands counted).
     """
-    cdef Py_ssize_t w = lo.shape[0], n_seq = offsets.shape[0] - 1, capacity = out_pos.shape[0]
+    cdef Py_ssize_t n_seq = offsets.shape[0] - 1, capacity = out_pos.shape[0]
+    cdef Py_ssize_t n_quads = lo.shape[0]
     cdef Py_ssize_t top = pvalue.shape[0] - 1
     cdef Py_ssize_t i, p, k, end, last_unknown
     cdef int64_t n_hits = 0, n_tested = 0
@@ -69,8 +74,8 @@ def scan_hits(const u8[::1] seq,               # IN (n_letters,)
                     continue
                 fwd = 0.0
                 rev = 0.0
-                for k in range(w):
-                    x = seq[p + k]
+                for k in range(n_quads):
+                    x = quad[p + 4 * k]
                     fwd = fwd + lo[k, x]
                     rev = rev + lo_rev[k, x]
                 n_tested += 1
@@ -93,3 +98,23 @@ def scan_hits(const u8[::1] seq,               # IN (n_letters,)
                             out_pvalue[n_hits] = pv
                         n_hits += 1
     return n_hits, n_tested
+
+
+def quad_codes(const u8[::1] seq,      # IN (n_letters,)
+               u8[::1] out,            # OUT (n_letters,)
+               ):
+    """``out[p]``: the 4-mer starting at ``p`` as a base-4 number (first letter most
+    significant); unknown letters and letters past the end count as A (windows holding them
+    are never scored)."""
+    cdef Py_ssize_t n = seq.shape[0], p, t
+    cdef int code
+    cdef u8 x
+    with nogil:
+        for p in range(n):
+            code = 0
+            for t in range(4):
+                x = seq[p + t] if p + t < n else 0
+                if x > 3:
+                    x = 0
+                code = code * 4 + x
+            out[p] = <u8> code

@@ -23,6 +23,7 @@ of the window, the site as the motif reads it).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ from .meme import MemeFile, MemeMotif, read_meme_file
 from .qvalues import bh_qvalues
 
 __all__ = ["FIMO_COLUMNS", "PSSM_RANGE", "log_odds", "scaled_matrix", "score_pvalues",
+           "quad_tables",
            "sequence_background", "resolve_background", "scan_sequences", "write_fimo"]
 
 logger = logging.getLogger("emseq.motif.scan")
@@ -164,23 +166,44 @@ def resolve_background(bfile: str | os.PathLike[str] | None, motifs: MemeFile,
     return freqs / freqs.sum(), f"background file {path}"
 
 
-def _scan_one(motif: MemeMotif, data: EncodedSequences, background: np.ndarray,
-              thresh: float, both_strands: bool, pseudocount: float) -> pd.DataFrame:
+def quad_tables(lo: np.ndarray) -> np.ndarray:
+    """A (w, 4) score matrix as tables of 4-mer scores, shape (ceil(w / 4), 256).
+
+    ``out[j, m]`` is the score of the 4-mer ``m`` (base 4, first letter most significant)
+    placed at columns ``4 j .. 4 j + 3``; letters past the last column score 0.
+    """
+    w = len(lo)
+    n_quads = -(-w // 4)
+    padded = np.zeros((4 * n_quads, 4))
+    padded[:w] = lo
+    letters = np.array(list(itertools.product(range(4), repeat=4)))  # (256, 4), base 4 order
+    out = np.zeros((n_quads, 256))
+    for j in range(n_quads):
+        for t in range(4):
+            out[j] += padded[4 * j + t, letters[:, t]]
+    return np.ascontiguousarray(out)
+
+
+def _scan_one(motif: MemeMotif, data: EncodedSequences, quad: np.ndarray,
+              background: np.ndarray, thresh: float, both_strands: bool,
+              pseudocount: float) -> pd.DataFrame:
     from . import _scan
 
     lo = log_odds(motif, background, pseudocount)
     ints, lo_min, scale = scaled_matrix(lo)
     pvalue = score_pvalues(ints, background)
     lo = np.ascontiguousarray(np.where(np.isfinite(lo), lo, lo_min), dtype=np.float64)
-    lo_rev = np.ascontiguousarray(lo[::-1, ::-1])
+    tables = quad_tables(lo)
+    tables_rev = quad_tables(lo[::-1, ::-1])
     capacity = 1024
     while True:
         pos = np.empty(capacity, np.int64)
         strand = np.empty(capacity, np.int8)
         score = np.empty(capacity)
         pv = np.empty(capacity)
-        n_hits, n_tested = _scan.scan_hits(data.codes, data.offsets, lo, lo_rev, lo_min, scale,
-                                           pvalue, thresh, both_strands, pos, strand, score, pv)
+        n_hits, n_tested = _scan.scan_hits(data.codes, data.offsets, quad, tables, tables_rev,
+                                           motif.width, lo_min, scale, pvalue, thresh,
+                                           both_strands, pos, strand, score, pv)
         if n_hits <= capacity:
             break
         capacity = int(n_hits)
@@ -261,10 +284,14 @@ def scan_sequences(motifs: str | os.PathLike[str] | MemeFile,
     background, source = resolve_background(bfile, meme, data, both_strands)
     logger.info("scanning %d motif(s) over %d sequence(s), %d letters; background: %s",
                 len(chosen), data.n_sequences, len(data.codes), source)
+    from . import _scan
+
+    quad = np.empty(len(data.codes), dtype=np.uint8)
+    _scan.quad_codes(data.codes, quad)
     threads = min(resolve_threads(n_threads), max(1, len(chosen)))
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        frames = list(pool.map(lambda m: _scan_one(m, data, background, thresh, both_strands,
-                                                   pseudocount), chosen))
+        frames = list(pool.map(lambda m: _scan_one(m, data, quad, background, thresh,
+                                                   both_strands, pseudocount), chosen))
     out = (pd.concat(frames, ignore_index=True) if frames
            else pd.DataFrame(columns=FIMO_COLUMNS))
     out.attrs["n_tested"] = {m.id: f.attrs["n_tested"] for m, f in zip(chosen, frames)}
