@@ -28,7 +28,8 @@ from typing import Any, Sequence
 
 from . import _types
 
-HELP = "find DNA sequence motifs de novo with MEME's mixture models (OOPS/ZOOPS/TCM) fitted by EM"
+HELP = ("find DNA sequence motifs de novo with MEME's mixture models (OOPS/ZOOPS/TCM) fitted by EM; "
+        "emseq motif compare / scan: Tomtom's and FIMO's methods")
 
 logger = logging.getLogger("emseq.motif")
 
