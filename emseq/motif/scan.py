@@ -13,8 +13,8 @@ For each motif, in MEME's way:
 4. every window of every sequence is scored on both strands (windows with an unknown letter
    are skipped) and those with p-value ``< thresh`` are kept;
 5. q-values are Benjamini–Hochberg's over all tested windows of the motif (both strands), the
-   count FIMO uses (FIMO estimates the proportion of true nulls as Storey; emseq takes it to
-   be 1, which gives q-values at least as large).
+   count FIMO uses (FIMO follows Storey and Tibshirani 2003, which can estimate the share of
+   true nulls below 1; emseq takes it to be 1, which gives q-values at least as large).
 
 ``fimo.tsv`` has FIMO's columns and 1-based inclusive coordinates on the given strand (a
 minus-strand hit has ``start < stop`` too, and ``matched_sequence`` is the reverse complement
