@@ -218,7 +218,13 @@ def _parse_meme_spellings(parser: argparse.ArgumentParser) -> None:
         from ..errors import UsageError
 
         if args and args[0] in SUBCOMMANDS:
-            return _subcommand_parser(parser, args[0]).parse_known_args(args[1:], namespace)
+            import shlex
+
+            namespace, extras = _subcommand_parser(parser, args[0]).parse_known_args(
+                args[1:], namespace)
+            # the command line, for the closing comments of tomtom.tsv / fimo.tsv
+            namespace._command = shlex.join(["emseq", "motif", *args])
+            return namespace, extras
         try:
             argv = translate_meme_options(list(args) if args is not None else [])
         except UsageError as exc:
@@ -278,7 +284,7 @@ def run_compare(args: argparse.Namespace) -> int:
                            qvalue=args.qvalue, both_strands=not args.norc,
                            n_threads=args.threads)
     with atomic_output_dir(args.output, force=args.force) as stage:
-        write_tomtom(table, stage)
+        write_tomtom(table, stage, command=args._command)
     logger.info("%d match(es) with q-value <= %g written to %s/tomtom.tsv", len(table),
                 args.thresh, args.output)
     return 0
@@ -293,7 +299,7 @@ def run_scan(args: argparse.Namespace) -> int:
                           both_strands=not args.norc, pseudocount=args.motif_pseudo,
                           motif_ids=args.motif, n_threads=args.threads)
     with atomic_output_dir(args.output, force=args.force) as stage:
-        write_fimo(hits, stage)
+        write_fimo(hits, stage, command=args._command)
     logger.info("%d hit(s) with p-value < %g written to %s/fimo.tsv", len(hits), args.thresh,
                 args.output)
     return 0

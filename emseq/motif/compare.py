@@ -311,21 +311,28 @@ def annotate(motifs, database: str | os.PathLike[str] | MemeFile, *, dist: str =
         motif.match = match
 
 
-def format_tomtom(frame: pd.DataFrame) -> str:
-    """``tomtom.tsv`` text: Tomtom's header and columns, numbers as ``%g``."""
+def format_tomtom(frame: pd.DataFrame, command: str | None = None) -> str:
+    """``tomtom.tsv`` text: Tomtom's header and columns, numbers as ``%g``, then Tomtom's
+    closing comment lines (:func:`~emseq.motif.meme.tsv_trailer`; ``command`` defaults to
+    this process's command line)."""
+    from .meme import tsv_trailer
+
     lines = ["\t".join(TOMTOM_COLUMNS)]
     for row in frame[TOMTOM_COLUMNS].itertuples(index=False):
         lines.append("\t".join([str(row[0]), str(row[1]), str(int(row[2])), f"{row[3]:g}",
                                 f"{row[4]:g}", f"{row[5]:g}", str(int(row[6])), str(row[7]),
                                 str(row[8]), str(row[9])]))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + tsv_trailer(
+        "Tomtom (Motif Comparison Tool) method", "tomtom-output-format.html", command)
 
 
-def write_tomtom(frame: pd.DataFrame, directory: str | os.PathLike[str]) -> Path:
-    """Write ``tomtom.tsv`` into ``directory`` atomically; returns its path."""
+def write_tomtom(frame: pd.DataFrame, directory: str | os.PathLike[str], *,
+                command: str | None = None) -> Path:
+    """Write ``tomtom.tsv`` into ``directory`` atomically (``command``: see
+    :func:`format_tomtom`); returns its path."""
     from ..io.atomic import atomic_write
 
     path = Path(directory) / "tomtom.tsv"
     with atomic_write(path) as handle:
-        handle.write(format_tomtom(frame))
+        handle.write(format_tomtom(frame, command))
     return path

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import InputError
 from .alphabet import LETTERS
 
-__all__ = ["MemeMotif", "MemeFile", "read_meme_file", "DEFAULT_NSITES"]
+__all__ = ["MemeMotif", "MemeFile", "read_meme_file", "DEFAULT_NSITES", "tsv_trailer"]
 
 #: sites assumed for a motif whose matrix line gives no ``nsites=`` (MEME's default)
 DEFAULT_NSITES = 20
@@ -225,3 +225,19 @@ def read_meme_file(path: str | os.PathLike[str]) -> MemeFile:
         raise InputError(f"{path}: no motif in file (no 'MOTIF' block with a "
                          f"letter-probability matrix)")
     return MemeFile(path, motifs, background, strands)
+
+
+def tsv_trailer(program: str, format_page: str, command: str | None = None) -> str:
+    """The comment lines that end a MEME-suite TSV (``tomtom.tsv``, ``fimo.tsv``): a blank
+    line, the program and version, where the format is described, the command line. Readers
+    skip them as comments (``#``), as they do MEME's own."""
+    import shlex
+    import sys
+
+    from .. import __version__
+
+    if command is None:
+        command = " ".join(shlex.quote(a) for a in ["emseq", *sys.argv[1:]])
+    return (f"\n# {program}: emseq {__version__}\n"
+            f"# The format of this file is described at "
+            f"https://meme-suite.org/meme/doc/{format_page}.\n# {command}\n")

@@ -299,21 +299,27 @@ def scan_sequences(motifs: str | os.PathLike[str] | MemeFile,
     return out
 
 
-def format_fimo(frame: pd.DataFrame) -> str:
-    """``fimo.tsv`` text: a header, one line per hit, numbers as FIMO prints them."""
+def format_fimo(frame: pd.DataFrame, command: str | None = None) -> str:
+    """``fimo.tsv`` text: a header, one line per hit, numbers as FIMO prints them, then
+    FIMO's closing comment lines (:func:`~emseq.motif.meme.tsv_trailer`)."""
+    from .meme import tsv_trailer
+
     lines = ["\t".join(FIMO_COLUMNS)]
     for row in frame.itertuples(index=False):
         lines.append("\t".join([str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]),
                                 str(row[5]), f"{row[6]:.4g}", f"{row[7]:.3g}", f"{row[8]:.3g}",
                                 str(row[9])]))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + tsv_trailer(
+        "FIMO (Find Individual Motif Occurrences) method", "fimo-output-format.html", command)
 
 
-def write_fimo(frame: pd.DataFrame, directory: str | os.PathLike[str]) -> Path:
-    """Write ``fimo.tsv`` into ``directory`` atomically; returns its path."""
+def write_fimo(frame: pd.DataFrame, directory: str | os.PathLike[str], *,
+                command: str | None = None) -> Path:
+    """Write ``fimo.tsv`` into ``directory`` atomically (``command``: see
+    :func:`format_fimo`); returns its path."""
     from ..io.atomic import atomic_write
 
     path = Path(directory) / "fimo.tsv"
     with atomic_write(path) as handle:
-        handle.write(format_fimo(frame))
+        handle.write(format_fimo(frame, command))
     return path

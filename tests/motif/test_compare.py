@@ -216,7 +216,11 @@ def test_cli_writes_tomtom_tsv(tmp_path):
     out = tmp_path / "tt"
     assert main(["motif", "compare", str(TEN), "--db", str(JASPAR), "-o", str(out), "-q",
                  "--thresh", "0.1"]) == 0
-    table = pd.read_csv(out / "tomtom.tsv", sep="\t")
+    table = pd.read_csv(out / "tomtom.tsv", sep="\t", comment="#")
+    # Tomtom's closing comments: program, format page, the command line
+    last = (out / "tomtom.tsv").read_text().splitlines()[-3:]
+    assert last[0].startswith("# Tomtom") and "tomtom-output-format" in last[1]
+    assert last[2].startswith("# emseq motif compare ") and last[2].endswith("--thresh 0.1")
     assert list(table.columns) == TOMTOM_COLUMNS
     assert (table["q-value"] <= 0.1).all()
     assert set(table["Query_ID"]) == {m.id for m in read_meme_file(TEN).motifs}

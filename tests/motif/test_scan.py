@@ -87,7 +87,7 @@ def test_planted_sites_found_at_their_coordinates_on_both_strands(tmp_path):
     out = tmp_path / "scan"
     assert main(["motif", "scan", str(TEN), str(fasta), "-o", str(out), "--bfile", "uniform",
                  "--motif", "MA0139.2", "-q"]) == 0
-    hits = pd.read_csv(out / "fimo.tsv", sep="\t")
+    hits = pd.read_csv(out / "fimo.tsv", sep="\t", comment="#")
     assert list(hits.columns) == FIMO_COLUMNS
     found = set(zip(hits["sequence_name"], hits["start"], hits["strand"]))
     assert set(planted) <= found
