@@ -123,7 +123,7 @@ def test_bfile_is_read(tmp_path):
 
 
 def test_agrees_with_pymemesuite():
-    pymemesuite = pytest.importorskip("pymemesuite", reason="pymemesuite (MEME's FIMO) absent")
+    pytest.importorskip("pymemesuite", reason="pymemesuite (MEME's FIMO) absent")
     from pymemesuite.common import Alphabet, Background, MotifFile, Sequence
     from pymemesuite.fimo import FIMO
 
@@ -147,11 +147,10 @@ def test_agrees_with_pymemesuite():
     assert len(merged) >= 0.9 * max(len(ours), len(theirs))
     ratio = merged["p-value"] / merged["p"]
     assert ratio.median() == pytest.approx(1.0, abs=0.05)
-    assert pymemesuite is not None
 
 
 def test_agrees_with_memelite():
-    memelite = pytest.importorskip("memelite", reason="memelite absent")
+    pytest.importorskip("memelite", reason="memelite absent")
     from memelite.fimo import fimo
 
     rng = np.random.default_rng(6)
@@ -159,15 +158,18 @@ def test_agrees_with_memelite():
     onehot = np.zeros((3, 4, 20_000), dtype=np.float32)
     for i, s in enumerate(seqs):
         onehot[i, ["ACGT".index(c) for c in s], np.arange(len(s))] = 1
-    motifs = read_meme_file(TEN).motifs[:3]
-    theirs = fimo({m.id: m.pwm.T for m in motifs}, onehot, threshold=1e-4)
+    motifs = read_meme_file(TEN).motifs
+    frames = fimo({m.id: m.pwm.T for m in motifs}, onehot, threshold=1e-4)
+    theirs = pd.concat(frames, ignore_index=True)
+    theirs = pd.DataFrame({"motif_id": theirs["motif_name"],
+                           "sequence_name": [f"seq{i + 1}" for i in theirs["sequence_name"]],
+                           "start": theirs["start"] + 1, "strand": theirs["strand"]})
     ours = scan_sequences(MemeFile(Path("m"), motifs, None), encode(seqs), bfile="uniform",
                           n_threads=1)
-    for motif, frame in zip(motifs, theirs):
-        mine = ours[ours["motif_id"] == motif.id]
-        # memelite bins scores by 0.1 bit with its own pseudocount: counts within 30 %
-        assert len(frame) == pytest.approx(len(mine), rel=0.3, abs=5)
-    assert memelite is not None
+    common = ours.merge(theirs, on=["motif_id", "sequence_name", "start", "strand"])
+    # memelite bins scores by 0.1 bit with its own pseudocount: the hits near the threshold
+    # differ (on 1 Mbp, 95 % of MEME's hits are found by each, benchmarks/bench_motif_tools.py)
+    assert len(common) >= 0.85 * max(len(ours), len(theirs))
 
 
 def _bad(tmp_path, capsys, args):
