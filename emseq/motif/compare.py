@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .._threads import resolve_threads
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from .meme import MemeFile, MemeMotif, read_meme_file
 from .qvalues import bh_qvalues, storey_qvalues
 
@@ -54,6 +54,9 @@ TOMTOM_COLUMNS = ["Query_ID", "Target_ID", "Optimal_offset", "p-value", "E-value
 DISTANCES = ("pearson", "ed")
 #: integer levels of a column score (Tomtom's)
 N_BINS = 100
+#: widest query motif: the span null distributions take w * w * (w * n_bins + 1) doubles
+#: (60 columns: 170 MB per thread)
+MAX_QUERY_WIDTH = 60
 QVALUE_METHODS = ("bh", "storey")
 
 
@@ -229,6 +232,11 @@ def compare_motifs(queries: str | os.PathLike[str] | MemeFile,
     if n_bins < 2:
         raise UsageError(f"n_bins must be at least 2, got {n_bins}")
     query_file = queries if isinstance(queries, MemeFile) else read_meme_file(queries)
+    wide = [q for q in query_file.motifs if q.width > MAX_QUERY_WIDTH]
+    if wide:
+        raise InputError(f"{query_file.path}: motif {wide[0].id} has {wide[0].width} columns; "
+                         f"query motifs of at most {MAX_QUERY_WIDTH} are compared (trim it, "
+                         f"or swap query and database)")
     db_file = database if isinstance(database, MemeFile) else read_meme_file(database)
     db = _Database.build(db_file.motifs)
     n_targets = len(db.motifs)
@@ -279,17 +287,25 @@ def best_matches(motifs, database: str | os.PathLike[str] | MemeFile, *,
     """The best database match of each motif (objects with a ``pwm``, ``id``), or ``None``.
 
     The best match is the smallest p-value (q-values over the whole database); every motif
-    gets one, however poor: read its ``q_value``.
+    gets one, however poor (read its ``q_value``), except motifs wider than
+    :data:`MAX_QUERY_WIDTH` columns (``None``, with a warning).
     """
+    motifs = list(motifs)
+    wide = [m for m in motifs if len(m.pwm) > MAX_QUERY_WIDTH]
+    if wide:
+        logger.warning("%d motif(s) wider than %d columns get no database match (e.g. motif "
+                       "%s, %d columns)", len(wide), MAX_QUERY_WIDTH, wide[0].id,
+                       len(wide[0].pwm))
     queries = MemeFile(Path("<motifs>"), [MemeMotif(str(m.id), "", np.asarray(m.pwm, float),
                                                     float(getattr(m, "nsites", 20)))
-                                          for m in motifs], None)
+                                          for m in motifs if len(m.pwm) <= MAX_QUERY_WIDTH],
+                       None)
     if not queries.motifs:
-        return []
+        return [None] * len(motifs)
     table = compare_motifs(queries, database, dist=dist, thresh=None, n_threads=n_threads)
     out: list[MotifMatch | None] = []
-    for m in queries.motifs:
-        rows = table[table["Query_ID"] == m.id]
+    for m in motifs:
+        rows = table[table["Query_ID"] == str(m.id)]
         if rows.empty:
             out.append(None)
             continue

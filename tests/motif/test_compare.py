@@ -190,7 +190,9 @@ def test_annotate_sets_match(jaspar):
     spi1 = next(m for m in jaspar.motifs if m.id == "MA0080.7")
     motif = Motif("1", _noisy_copy(rng, spi1.pwm)[::-1, ::-1].copy(), 25, 10.0, -5.0,
                   pd.DataFrame())
-    annotate([motif], jaspar, n_threads=1)
+    wide = Motif("2", np.full((61, 4), 0.25), 25, 1.0, 0.0, pd.DataFrame())
+    annotate([motif, wide], jaspar, n_threads=1)
+    assert wide.match is None  # too wide to compare: no match, a warning
     assert isinstance(motif.match, MotifMatch)
     assert motif.match.target_id in ("MA0080.7", "MA0081.3")  # Spi1 or its paralogue SPIB
     assert motif.match.orientation == "-" and motif.match.q_value < 0.05
@@ -254,6 +256,8 @@ BAD_FILES = [
     ("five letters", "MEME version 4\n\nMOTIF m\nletter-probability matrix: alength= 5 w= 1\n"
                      "0.2 0.2 0.2 0.2 0.2\n", "db", "alength= 5"),
     ("missing db", None, "db", "bad.meme"),
+    ("too wide", "MEME version 4\n\nMOTIF wide\nletter-probability matrix: alength= 4 w= 61\n"
+                 + "0.25 0.25 0.25 0.25\n" * 61, "query", "61 columns"),
 ]
 
 
