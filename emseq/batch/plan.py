@@ -25,7 +25,7 @@ __all__ = ["MANIFEST_NAME", "OPTION_FILES", "JobShape", "SCHEDULERS", "completed
 MANIFEST_NAME = "emseq_manifest.json"
 #: Options whose value is a file every sample reads (part of each sample's manifest); motif's
 #: ``neg`` may also be ``"shuffle"`` (no file).
-OPTION_FILES = ("transcripts", "tx2gene", "gtf", "bfile", "neg")
+OPTION_FILES = ("transcripts", "tx2gene", "gtf", "bfile", "neg", "db")
 #: Values of :data:`OPTION_FILES` options that name no file.
 NOT_FILES = ("shuffle",)
 

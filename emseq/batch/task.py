@@ -94,10 +94,11 @@ def _run_engine(engine: str, row: Mapping[str, str], options: Mapping[str, Any],
             run_fit(fit_args, row["table"])
         return {"components": _data_rows(directory / "parameters.tsv"),
                 "iterations": _data_rows(directory / "convergence.tsv")}
-    from ..motif import discover
+    from ..cli.motif import discover_annotated
 
     kwargs["progress_bar"] = False
-    result = discover(row["fasta"], n_threads=threads, **kwargs)
+    db = kwargs.pop("db", None)
+    result = discover_annotated(row["fasta"], db, threads, **kwargs)
     result.write(directory, force=True, **written)
     return {"motifs": int(len(result.motifs)), "iterations": int(len(result.convergence))}
 

@@ -176,7 +176,11 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         options["transcripts"] = view.transcripts
         options.update(dump_eq=view.dump_eq, report=view.report)
     if args.engine == "motif":
-        options["png"] = view.png
+        options.update(png=view.png, db=view.db)
+        if view.db is not None:  # a bad motif database fails before any cluster starts
+            from ..motif.meme import read_meme_file
+
+            read_meme_file(view.db)
     if args.engine == "mixture":  # run_fit reads every one of its options, None included
         return options
     return {k: v for k, v in options.items() if v is not None}

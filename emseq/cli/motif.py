@@ -8,6 +8,16 @@ never ``-o c``. Differences from MEME: sites are searched on both strands unless
 replace an existing output folder; the alphabet is DNA only; ``-neg``/``-objfun``/``-shuf``
 work as in MEME but the de/se p-value is computed on a held-out half after the search on all
 sequences (MEME's ``-hsfrac``/``-test`` are refused: see :mod:`emseq.motif.discriminative`).
+With ``--db DB.meme`` every motif found gets its best match in a motif database
+(:mod:`emseq.motif.compare`), in ``motifs.tsv`` (``db_match, db_match_name, db_match_q``).
+
+Two subcommands work on motif files instead (a first argument ``compare`` or ``scan`` picks
+them; a FASTA file of that name needs a path, ``./scan``):
+
+- ``emseq motif compare motifs.meme --db DB.meme [-o tomtom_out]``: Tomtom's comparison with a
+  motif database, ``tomtom.tsv`` (:mod:`emseq.motif.compare`);
+- ``emseq motif scan motifs.meme seqs.fa [-o fimo_out]``: FIMO's motif scan, ``fimo.tsv``
+  (:mod:`emseq.motif.scan`).
 """
 
 from __future__ import annotations
@@ -18,7 +28,8 @@ from typing import Any, Sequence
 
 from . import _types
 
-HELP = "find DNA sequence motifs de novo with MEME's mixture models (OOPS/ZOOPS/TCM) fitted by EM"
+HELP = ("find DNA sequence motifs de novo with MEME's mixture models (OOPS/ZOOPS/TCM) fitted by EM; "
+        "emseq motif compare / scan: Tomtom's and FIMO's methods")
 
 logger = logging.getLogger("emseq.motif")
 
@@ -72,10 +83,65 @@ def _control(text: str) -> str:
     return text
 
 
+#: ``emseq motif SUBCOMMAND``: its default output folder (Tomtom's and FIMO's)
+SUBCOMMANDS = {"compare": "tomtom_out", "scan": "fimo_out"}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="FASTA file of DNA sequences (plain or gzipped)")
+    parser.add_argument("input", help="FASTA file of DNA sequences (plain or gzipped); or "
+                                      "'compare' / 'scan' (see emseq motif compare -h)")
     add_engine_arguments(parser)
     _parse_meme_spellings(parser)
+
+
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..motif.compare import DISTANCES, QVALUE_METHODS
+
+    parser.add_argument("motifs", help="MEME motif file of the query motifs")
+    parser.add_argument("--db", required=True, metavar="DB.meme",
+                        help="MEME motif file of the database (e.g. "
+                             "data/motif/JASPAR_CORE_vertebrates_nonredundant.meme)")
+    parser.add_argument("--thresh", type=_types.float_range(0, 1, low_open=True), default=0.5,
+                        help="report matches with q-value <= this (Tomtom's -thresh)")
+    parser.add_argument("--dist", choices=DISTANCES, default="pearson",
+                        help="column similarity: Pearson correlation or Euclidean distance")
+    parser.add_argument("--qvalue", choices=QVALUE_METHODS, default="bh",
+                        help="q-values by Benjamini-Hochberg or Storey (Tomtom's)")
+    parser.add_argument("--norc", action="store_true",
+                        help="do not compare with the targets' reverse complements")
+
+
+def _scan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("motifs", help="MEME motif file")
+    parser.add_argument("sequences", help="FASTA file of DNA sequences (plain or gzipped)")
+    parser.add_argument("--thresh", type=_types.float_range(0, 1, low_open=True), default=1e-4,
+                        help="report windows with p-value < this (FIMO's --thresh)")
+    parser.add_argument("--bfile", metavar="FILE|motif|uniform|sequence", default="motif",
+                        help="background: a MEME background file, the motif file's "
+                             "frequencies, uniform, or the sequences' own")
+    parser.add_argument("--motif-pseudo", type=_types.float_range(0), default=0.1,
+                        metavar="X", help="pseudocount added to the motifs (FIMO's)")
+    parser.add_argument("--motif", action="append", default=None, metavar="ID",
+                        help="scan only this motif (repeatable)")
+    parser.add_argument("--norc", action="store_true", help="scan the given strand only")
+
+
+def _subcommand_parser(parent: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of ``emseq motif compare`` or ``emseq motif scan``: its own options and the
+    common ones, ``-o`` defaulting to Tomtom's or FIMO's folder name."""
+    from . import _add_common_arguments
+
+    sub = type(parent)(prog=f"{parent.prog} {name}", formatter_class=parent.formatter_class,
+                       description=RUNS[name][1])
+    RUNS[name][0](sub)
+    _add_common_arguments(sub)
+    for action in sub._actions:
+        if action.dest == "output":
+            action.required = False
+            action.default = SUBCOMMANDS[name]
+            action.help = f"output directory (default: {SUBCOMMANDS[name]})"
+    sub.set_defaults(_run=RUNS[name][2], _prog=f"emseq motif {name}", _output_kind="dir")
+    return sub
 
 
 def _add_control_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +165,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of one motif search: ``emseq motif``'s and ``emseq batch``'s (one
     definition; :func:`discover_options` turns them into :func:`~emseq.motif.discover`
     keyword arguments)."""
+    parser.add_argument("--db", metavar="DB.meme", default=None,
+                        help="MEME motif database: give each motif found its best match "
+                             "(db_match, db_match_name, db_match_q in motifs.tsv)")
     parser.add_argument("--png", action="store_true",
                         help="also draw logo_<id>.png and summary.png with matplotlib (the "
                              "SVG logos and summary.html are always written)")
@@ -151,6 +220,14 @@ def _parse_meme_spellings(parser: argparse.ArgumentParser) -> None:
     def parse_known_args(args=None, namespace=None):
         from ..errors import UsageError
 
+        if args and args[0] in SUBCOMMANDS:
+            import shlex
+
+            namespace, extras = _subcommand_parser(parser, args[0]).parse_known_args(
+                args[1:], namespace)
+            # the command line, for the closing comments of tomtom.tsv / fimo.tsv
+            namespace._command = shlex.join(["emseq", "motif", *args])
+            return namespace, extras
         try:
             argv = translate_meme_options(list(args) if args is not None else [])
         except UsageError as exc:
@@ -183,10 +260,66 @@ def discover_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def run(args: argparse.Namespace) -> int:
+def discover_annotated(sequences, db: str | None, n_threads: int, **options):
+    """:func:`~emseq.motif.discover`, then each motif's best match in the motif database
+    ``db`` (read first: a bad database fails before the search); ``emseq motif`` and
+    ``emseq batch --engine motif`` alike."""
     from ..motif import discover
 
-    result = discover(args.input, n_threads=args.threads, **discover_options(args))
+    database = None
+    if db is not None:
+        from ..motif.meme import read_meme_file
+
+        database = read_meme_file(db)
+    result = discover(sequences, n_threads=n_threads, **options)
+    if database is not None:
+        from ..motif.compare import annotate
+
+        annotate(result.motifs, database, n_threads=n_threads)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    result = discover_annotated(args.input, args.db, args.threads, **discover_options(args))
     result.write(args.output, png=args.png)
     logger.info("%d motif(s) written to %s", len(result.motifs), args.output)
     return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``emseq motif compare``: write ``tomtom.tsv``."""
+    from ..io.atomic import atomic_output_dir
+    from ..motif.compare import compare_motifs, write_tomtom
+
+    table = compare_motifs(args.motifs, args.db, dist=args.dist, thresh=args.thresh,
+                           qvalue=args.qvalue, both_strands=not args.norc,
+                           n_threads=args.threads)
+    with atomic_output_dir(args.output, force=args.force) as stage:
+        write_tomtom(table, stage, command=args._command)
+    logger.info("%d match(es) with q-value <= %g written to %s/tomtom.tsv", len(table),
+                args.thresh, args.output)
+    return 0
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    """``emseq motif scan``: write ``fimo.tsv``."""
+    from ..io.atomic import atomic_output_dir
+    from ..motif.scan import scan_sequences, write_fimo
+
+    hits = scan_sequences(args.motifs, args.sequences, thresh=args.thresh, bfile=args.bfile,
+                          both_strands=not args.norc, pseudocount=args.motif_pseudo,
+                          motif_ids=args.motif, n_threads=args.threads)
+    with atomic_output_dir(args.output, force=args.force) as stage:
+        write_fimo(hits, stage, command=args._command)
+    logger.info("%d hit(s) with p-value < %g written to %s/fimo.tsv", len(hits), args.thresh,
+                args.output)
+    return 0
+
+
+#: subcommand -> (its arguments, its description, its run function)
+RUNS = {
+    "compare": (_compare_arguments, "compare motifs with a motif database by Tomtom's method "
+                                    "(Gupta et al. 2007): tomtom.tsv", run_compare),
+    "scan": (_scan_arguments, "find motif occurrences in sequences by FIMO's method (Grant et "
+                              "al. 2011): fimo.tsv", run_scan),
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +12,9 @@ import pandas as pd
 
 from .alphabet import LETTERS, EncodedSequences
 from .background import Background
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .compare import MotifMatch
 
 __all__ = ["consensus", "Motif", "MotifSet", "MotifResult"]
 
@@ -50,6 +54,12 @@ class Motif:
         log10 of the E-value (see :mod:`emseq.motif.stats`).
     sites : DataFrame
         ``motif, sequence, start, end, strand, score, p_value, site`` (1-based, inclusive).
+    match : MotifMatch or None
+        Its best match in a motif database (``emseq motif --db``,
+        :func:`emseq.motif.compare.annotate`), else None: an object with ``target_id``,
+        ``target_name``, ``p_value``, ``e_value``, ``q_value``, ``offset`` (Tomtom's
+        ``Optimal_offset``), ``overlap`` and ``orientation`` (``"+"``/``"-"``); see
+        :class:`emseq.motif.compare.MotifMatch`.
     """
 
     id: str
@@ -60,6 +70,7 @@ class Motif:
     sites: pd.DataFrame
     model: str = "zoops"
     prior: float = 0.0
+    match: "MotifMatch | None" = None
 
     @property
     def width(self) -> int:
@@ -88,12 +99,25 @@ class MotifSet(list):
 
     @property
     def table(self) -> pd.DataFrame:
-        """``motif, consensus, width, sites, llr, e_value, log10_e_value`` per motif."""
-        rows = [{"motif": m.id, "consensus": m.consensus, "width": m.width, "sites": m.nsites,
-                 "llr": round(m.llr, 1), "e_value": m.e_value_text,
-                 "log10_e_value": round(m.log10_e_value, 3)} for m in self]
-        return pd.DataFrame(rows, columns=["motif", "consensus", "width", "sites", "llr",
-                                           "e_value", "log10_e_value"])
+        """``motif, consensus, width, sites, llr, e_value, log10_e_value`` per motif, then
+        ``db_match, db_match_name, db_match_q`` if the motifs were matched to a database
+        (:func:`emseq.motif.compare.annotate`)."""
+        columns = ["motif", "consensus", "width", "sites", "llr", "e_value", "log10_e_value"]
+        matched = any(getattr(m, "match", None) is not None for m in self)
+        rows = []
+        for m in self:
+            row = {"motif": m.id, "consensus": m.consensus, "width": m.width,
+                   "sites": m.nsites, "llr": round(m.llr, 1), "e_value": m.e_value_text,
+                   "log10_e_value": round(m.log10_e_value, 3)}
+            if matched:
+                match = getattr(m, "match", None)
+                row.update(db_match=match.target_id if match else "",
+                           db_match_name=match.target_name if match else "",
+                           db_match_q=float(f"{match.q_value:.3g}") if match else float("nan"))
+            rows.append(row)
+        if matched:
+            columns += ["db_match", "db_match_name", "db_match_q"]
+        return pd.DataFrame(rows, columns=columns)
 
     @property
     def pwms(self) -> list[np.ndarray]:

@@ -169,6 +169,19 @@ def test_the_batch_has_every_per_sample_option_of_its_engines():
         assert engine - own - common <= batch, (engine - own - common) - batch
 
 
+def test_a_bad_motif_database_ends_the_batch_before_it_starts(tmp_path, capsys):
+    database = tmp_path / "db.meme"
+    database.write_text("MOTIF without a header\n")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(f"sample,fasta\nS1,{DEMO_BAM}\n")
+    output = tmp_path / "out"
+    code = emseq("batch", str(sheet), "--engine", "motif", "--db", str(database), "-o",
+                 str(output), "-q")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and str(database) in lines[0], lines
+    assert not output.exists()
+
+
 def test_a_motif_control_file_is_part_of_each_sample_manifest(tmp_path):
     """The manifest fingerprinted a "control" option that does not exist (motif's is
     ``neg``): a changed control file left every sample "complete"."""
@@ -183,5 +196,9 @@ def test_a_motif_control_file_is_part_of_each_sample_manifest(tmp_path):
     assert [item["path"] for item in first["inputs"]] == [str(fasta), str(control)]
     control.write_text(">c\nTTTTTTTT\n")
     assert manifest("motif", row, {"neg": str(control)})["inputs"] != first["inputs"]
+    database = tmp_path / "db.meme"  # --db is read by every sample too
+    database.write_text("MEME version 5\n")
+    with_db = manifest("motif", row, {"neg": str(control), "db": str(database)})
+    assert str(database) in [item["path"] for item in with_db["inputs"]]
     shuffled = manifest("motif", row, {"neg": "shuffle"})
     assert [item["path"] for item in shuffled["inputs"]] == [str(fasta)]

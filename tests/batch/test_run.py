@@ -264,10 +264,13 @@ def test_motif_jobs_run_per_sample_and_merge_their_motif_tables(client, tmp_path
     sheet = tmp_path / "peaks.csv"
     sheet.write_text(f"sample,fasta\ncrp,{motifs / 'crp0.fna'}\nlex,{motifs / 'lex0.fna'}\n")
     output = tmp_path / "out"
-    result = run(sheet, output, engine="motif", options={"mod": "zoops", "nmotifs": 1},
-                 client=client)
+    jaspar = motifs / "JASPAR_CORE_vertebrates_nonredundant.meme"
+    result = run(sheet, output, engine="motif",
+                 options={"mod": "zoops", "nmotifs": 1, "db": str(jaspar)}, client=client)
     assert result.failed == []
     table = pd.read_csv(output / "motifs.tsv", sep="\t")
+    # --db: each motif's best database match, as emseq motif --db writes it
+    assert {"db_match", "db_match_name", "db_match_q"} <= set(table.columns)
     consensus = dict(zip(table["sample"], table["consensus"]))
     assert consensus["crp"].startswith("TGTGA") and "TCACA" in consensus["crp"]
     lex = consensus["lex"]  # LexA, CTGTATATATATACAG, on either strand
