@@ -181,6 +181,7 @@ class Workers:
         #: Where the watch reports what it does (the batch log's warning lines).
         self.say: Callable[[str], None] = logger.warning
         self._connected: dict[str, float] = {}  # job name -> when it last had a worker
+        self._lost: dict[str, Any] = {}  # job name -> job id, workers gone, still planned
         self._replacements = 0
         self._seen_worker = False
         self._without_workers_since = time.monotonic()
@@ -242,12 +243,23 @@ class Workers:
                 self._connected.pop(name, None)
             elif any(w == name or w.startswith(f"{name}-") for w in names):
                 self._connected[name] = now
-            elif name in self._connected and now - self._connected[name] > self.ENDED_AFTER:
-                del self._connected[name]
-                ended.append(name)
+                self._lost.pop(name, None)
+            elif name in self._connected:
+                # its workers left while the cluster still plans it: the job ended (a job
+                # the cluster scales down leaves its plan first)
+                self._lost.setdefault(name, getattr(cluster.workers.get(name), "job_id", None))
+                if now - self._connected[name] > self.ENDED_AFTER:
+                    del self._connected[name]
+                    ended.append(name)
+        # a lost job the cluster closed by itself before ENDED_AFTER (dask's adaptive scaling
+        # may replace it first): say so all the same
+        for name in [n for n in self._lost if n not in ended and (
+                n not in cluster.workers or n not in cluster.worker_spec)]:
+            self._announce_ended(self._lost.pop(name) or name)
         if not ended:
             return
-        jobs = {name: getattr(cluster.workers.get(name), "job_id", None) for name in ended}
+        jobs = {name: self._lost.pop(name, None)
+                or getattr(cluster.workers.get(name), "job_id", None) for name in ended}
         adapt = self.shape.adapt
 
         async def replace() -> None:  # in the cluster's event loop, which owns these dicts
@@ -265,9 +277,12 @@ class Workers:
 
         cluster.loop.add_callback(replace)
         for name, job in jobs.items():
-            self.replaced.append(str(job))
-            self.say(f"worker job {job or name} ended while the batch ran: a new job is "
-                     "submitted, its samples are retried")
+            self._announce_ended(job or name)
+
+    def _announce_ended(self, job) -> None:
+        self.replaced.append(str(job))
+        self.say(f"worker job {job} ended while the batch ran: a new job is submitted, its "
+                 "samples are retried")
 
     def _job_states(self) -> str:
         """``'job 12 PENDING (Resources)'`` from ``squeue`` on SLURM, ``'job 7 qw (pending)'``
