@@ -346,9 +346,6 @@ def write_tomtom(frame: pd.DataFrame, directory: str | os.PathLike[str], *,
                 command: str | None = None) -> Path:
     """Write ``tomtom.tsv`` into ``directory`` atomically (``command``: see
     :func:`format_tomtom`); returns its path."""
-    from ..io.atomic import atomic_write
+    from .meme import write_suite_tsv
 
-    path = Path(directory) / "tomtom.tsv"
-    with atomic_write(path) as handle:
-        handle.write(format_tomtom(frame, command))
-    return path
+    return write_suite_tsv(directory, "tomtom.tsv", format_tomtom(frame, command))

@@ -241,3 +241,14 @@ def tsv_trailer(program: str, format_page: str, command: str | None = None) -> s
     return (f"\n# {program}: emseq {__version__}\n"
             f"# The format of this file is described at "
             f"https://meme-suite.org/meme/doc/{format_page}.\n# {command}\n")
+
+
+def write_suite_tsv(directory: str | os.PathLike[str], name: str, text: str) -> Path:
+    """Write a MEME-suite table (``tomtom.tsv``, ``fimo.tsv``) into ``directory``
+    atomically; returns its path."""
+    from ..io.atomic import atomic_write
+
+    path = Path(directory) / name
+    with atomic_write(path) as handle:
+        handle.write(text)
+    return path

@@ -314,12 +314,9 @@ def format_fimo(frame: pd.DataFrame, command: str | None = None) -> str:
 
 
 def write_fimo(frame: pd.DataFrame, directory: str | os.PathLike[str], *,
-                command: str | None = None) -> Path:
+              command: str | None = None) -> Path:
     """Write ``fimo.tsv`` into ``directory`` atomically (``command``: see
     :func:`format_fimo`); returns its path."""
-    from ..io.atomic import atomic_write
+    from .meme import write_suite_tsv
 
-    path = Path(directory) / "fimo.tsv"
-    with atomic_write(path) as handle:
-        handle.write(format_fimo(frame, command))
-    return path
+    return write_suite_tsv(directory, "fimo.tsv", format_fimo(frame, command))
