@@ -24,7 +24,7 @@ from ..errors import EmseqError, UsageError
 from .plan import SAMPLE_RESOURCE, SCHEDULERS, JobShape
 
 __all__ = ["SGE_PARALLEL_ENVIRONMENT", "ClusterError", "Workers", "check_submit_command",
-           "job_script", "jobqueue_options", "open_client"]
+           "job_script", "jobqueue_options", "lsf_walltime", "open_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,22 @@ def _sge_memory(n_bytes: int) -> str:
     return str(n_bytes)
 
 
+def lsf_walltime(walltime: str) -> str:
+    """``[D-]HH:MM:SS`` as LSF's ``bsub -W`` reads a run limit, ``hours:minutes``
+    (``'02:00:00'`` -> ``'2:00'``, ``'1-00:30:10'`` -> ``'24:31'``: seconds round up to a
+    minute); other text (LSF's own ``H:MM`` or ``MM``) unchanged."""
+    days, _, clock = walltime.rpartition("-")
+    parts = clock.split(":")
+    if not (days.isdigit() or days == "") or not all(p.isdigit() for p in parts) \
+            or len(parts) != 3:
+        return walltime  # LSF's own 'H:MM' or 'MM' passes as written
+    hours, minutes = int(parts[0]) + 24 * int(days or 0), int(parts[1])
+    if len(parts) == 3 and int(parts[2]):
+        minutes += 1
+    hours, minutes = hours + minutes // 60, minutes % 60
+    return f"{hours}:{minutes:02d}"
+
+
 def jobqueue_options(shape: JobShape) -> dict[str, Any]:
     """The keyword arguments of the dask-jobqueue job class for ``shape``.
 
@@ -71,6 +87,9 @@ def jobqueue_options(shape: JobShape) -> dict[str, Any]:
     ``-pe``, or ``h_vmem`` (or the dask-jobqueue configuration a ``resource-spec``).
     """
     options = shape.jobqueue_options()
+    if shape.scheduler == "lsf" and options.get("walltime"):
+        # dask-jobqueue writes '#BSUB -W <walltime>' as given: '01:00:00' is no LSF limit
+        options["walltime"] = lsf_walltime(options["walltime"])
     if shape.scheduler != "sge":
         return options
     import dask

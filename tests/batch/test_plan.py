@@ -108,6 +108,26 @@ def test_dry_run_prints_the_plan_and_the_job_script_and_starts_nothing(sheet, tm
         script.index("dask_worker")
 
 
+def test_an_lsf_job_script_has_lsf_limits(sheet, tmp_path, capsys):
+    """LSF is not packaged in Debian (no scheduler to run it on here): its job script at
+    least says what LSF reads. dask-jobqueue wrote '#BSUB -W 01:00:00', which bsub refuses
+    (its run limit is [hours:]minutes)."""
+    from emseq.batch.cluster import lsf_walltime
+
+    code = emseq_main(["batch", str(sheet), "-t", str(DEMO_TRANSCRIPTS), "-o",
+                       str(tmp_path / "out"), "--cluster", "lsf", "--queue", "normal",
+                       "--cores", "4", "-p", "2", "--memory", "8GB", "--walltime", "02:00:00",
+                       "--job-extra", "-R rusage[scratch=10]", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    script = out[out.index("#!"):]
+    for line in ("#BSUB -q normal", "#BSUB -n 4", '#BSUB -R "span[hosts=1]"',
+                 "#BSUB -M 8000000", "#BSUB -W 2:00", "#BSUB -R rusage[scratch=10]"):
+        assert line in script.splitlines(), line
+    assert [lsf_walltime(t) for t in ("00:30:00", "1-00:30:10", "4:00", "90")] == \
+        ["0:30", "24:31", "4:00", "90"]
+
+
 def test_a_missing_sbatch_is_one_line(sheet, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch there
     output = tmp_path / "out"
