@@ -157,9 +157,10 @@ def make_bam(out: Path, n_pairs: int, seed: int, name: str = "reads.bam",
     order = np.argsort(keys, kind="stable")
     holders = holder_tx[order]
     key_start = np.searchsorted(keys[order], np.arange((tx_gene.max() + 1) * EXONS_PER_GENE + 1))
-    sequences = _load_sequences(out / "transcripts.fa")
-    buffer = np.frombuffer("".join(sequences).encode(), np.uint8)
-    tx_offset = np.concatenate([[0], np.cumsum([len(x) for x in sequences])])
+    from emseq.quant.transcripts import load_transcripts
+
+    reference = load_transcripts(out / "transcripts.fa", digests=False)
+    buffer, tx_offset = reference.sequence_buffer, reference.offsets
     abundance = rng.lognormal(0.0, 2.0, size=n_tx)
     abundance[rng.random(n_tx) < 0.3] = 0.0
     header = "@HD\tVN:1.6\tSO:unsorted\n" + "".join(
@@ -252,12 +253,6 @@ def bench_deep(args, rows: list[dict]) -> None:
             row["classes"] = meta.get("num_eq_classes")
         rows.append(row)
         log.info("deep x%d: %s", factor, row)
-
-
-def _load_sequences(path: Path) -> list[str]:
-    from emseq.io.fasta import iter_fasta
-
-    return [r.sequence for r in iter_fasta(path)]
 
 
 # --------------------------------------------------------------------------------------------
